@@ -1,0 +1,84 @@
+"""Errors a user can cause, each with a message that says what to do.
+
+The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
+
+    LoopmlError
+    ├── ConfigError              a setting has a wrong value (names the variable)
+    ├── NotFoundError            a run, experiment or blob does not exist
+    │   └── BlobNotFoundError
+    ├── InvalidArgumentError     a call got a value it cannot use
+    │   ├── FilterError          a search filter does not parse (points at the token)
+    │   └── PathEscapeError      a path leaves the root it must stay under
+    ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
+    ├── IntegrityError           stored content does not match its digest
+    └── SchemaError              the database schema cannot be used
+        └── SchemaTooNewError    the database was written by a newer loopml
+"""
+
+from __future__ import annotations
+
+
+class LoopmlError(Exception):
+    """Base class of every error a user can cause or fix."""
+
+
+class ConfigError(LoopmlError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+class NotFoundError(LoopmlError):
+    """The thing asked for does not exist."""
+
+
+class BlobNotFoundError(NotFoundError):
+    """No blob with this digest is in the artifact store."""
+
+
+class InvalidArgumentError(LoopmlError, ValueError):
+    """An argument has a value that cannot be used."""
+
+
+class FilterError(InvalidArgumentError):
+    """A search filter is malformed; the message points at the bad token."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
+        self.text = text
+        self.position = position
+        if text and position is not None:
+            message = f"{message}\n  {text}\n  {' ' * position}^"
+        super().__init__(message)
+
+
+class PathEscapeError(InvalidArgumentError):
+    """A path would leave the folder it belongs to (``..``, absolute, or a symlink out)."""
+
+
+class ConflictError(LoopmlError):
+    """A write contradicts what is already stored."""
+
+
+class IntegrityError(LoopmlError):
+    """Stored content does not match the digest it is stored under."""
+
+
+class SchemaError(LoopmlError):
+    """The metadata database cannot be used with this version of loopml."""
+
+
+class SchemaTooNewError(SchemaError):
+    """The metadata database was migrated by a newer loopml than this one."""
+
+
+__all__ = [
+    "BlobNotFoundError",
+    "ConfigError",
+    "ConflictError",
+    "FilterError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "LoopmlError",
+    "NotFoundError",
+    "PathEscapeError",
+    "SchemaError",
+    "SchemaTooNewError",
+]

@@ -1,0 +1,109 @@
+"""The tables of the metadata database as they are at the newest migration.
+
+Migrations under ``migrations/versions`` create these tables step by step; a test checks that a database
+migrated to head matches this metadata. Times are integer milliseconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid; PostgreSQL wants a 64-bit identity.
+BigIntId = BigInteger().with_variant(Integer, "sqlite")
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("experiment_id", String(32), ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=True),
+    Column("parent_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("user_name", String(255), nullable=False, default=""),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("entry_point", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "start_ms"),
+    Index("ix_runs_parent", "parent_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    # the value as a number when it reads as one, so `params.n_estimators > 100` compares numbers
+    Column("value_num", Float, nullable=True),
+    Index("ix_params_key_num", "key", "value_num"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float, nullable=True),  # SQLite turns NaN into NULL; read back as NaN
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# The value at the highest step (then latest timestamp) of each metric of each run: what search filters on.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_run_artifacts_digest", "digest"),
+)

@@ -1,0 +1,453 @@
+"""Experiments and runs in SQL: the ``store.runs`` repository of SqlStore."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from loopml.errors import ConflictError, InvalidArgumentError, NotFoundError
+from loopml.store import _schema as t
+from loopml.store._entities import Artifact, Experiment, Metric, MetricRecord, Run, RunStatus
+from loopml.store._filter import BoolOp, Comparison, Expr, OrderBy, parse_filter, parse_order_by
+
+if TYPE_CHECKING:
+    from loopml.store._sql import SqlStore
+
+_CHUNK = 500  # ids per IN (...) when loading many runs at once
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _as_number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+class SqlRunRepository:
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._upsert_insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+
+    # -- experiments
+    def create_experiment(self, name: str, description: str = "") -> Experiment:
+        exp = Experiment(uuid.uuid4().hex, name, description, _now_ms())
+
+        def insert(conn: Connection) -> None:
+            if conn.execute(select(t.experiments.c.id).where(t.experiments.c.name == name)).first():
+                raise ConflictError(f"Experiment {name!r} already exists.")
+            conn.execute(t.experiments.insert().values(
+                id=exp.id, name=name, description=description, created_ms=exp.created_ms))  # fmt: skip
+
+        self._store.write(insert)
+        return exp
+
+    def get_experiment(self, id_or_name: str) -> Experiment:
+        c = t.experiments.c
+        with self._store.read() as conn:
+            row = conn.execute(
+                select(t.experiments).where(or_(c.name == id_or_name, c.id == id_or_name))
+            ).first()
+        if row is None:
+            raise NotFoundError(f"No experiment named {id_or_name!r}. List them with `loopml experiments ls`.")
+        return Experiment(row.id, row.name, row.description, row.created_ms)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment(name)
+        except NotFoundError:
+            pass
+        try:
+            return self.create_experiment(name)
+        except (ConflictError, SqlIntegrityError):  # another process created it meanwhile
+            return self.get_experiment(name)
+
+    def list_experiments(self) -> list[tuple[Experiment, int]]:
+        counts = (
+            select(t.runs.c.experiment_id, func.count().label("n"))
+            .group_by(t.runs.c.experiment_id)
+            .subquery()
+        )
+        query = (
+            select(t.experiments, func.coalesce(counts.c.n, 0).label("n"))
+            .outerjoin(counts, counts.c.experiment_id == t.experiments.c.id)
+            .order_by(t.experiments.c.created_ms, t.experiments.c.name)
+        )
+        with self._store.read() as conn:
+            return [
+                (Experiment(r.id, r.name, r.description, r.created_ms), int(r.n))
+                for r in conn.execute(query)
+            ]
+
+    # -- runs
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        start_ms: int,
+        parent_id: str | None = None,
+        user: str = "",
+        git_commit: str | None = None,
+        git_dirty: bool | None = None,
+        entry_point: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        run_id = uuid.uuid4().hex
+        name = name or f"run-{run_id[:8]}"
+        row = dict(id=run_id, experiment_id=experiment_id, name=name, status=RunStatus.RUNNING.value,
+                   start_ms=start_ms, end_ms=None, parent_id=parent_id, user_name=user,
+                   git_commit=git_commit, git_dirty=git_dirty, entry_point=entry_point, error=None)  # fmt: skip
+
+        def insert(conn: Connection) -> str:
+            exp = conn.execute(
+                select(t.experiments.c.name).where(t.experiments.c.id == experiment_id)
+            ).scalar()
+            if exp is None:
+                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+            if parent_id is not None and not conn.execute(
+                select(t.runs.c.id).where(t.runs.c.id == parent_id)
+            ).first():
+                raise NotFoundError(f"No parent run with id {parent_id!r}.")
+            conn.execute(t.runs.insert(), row)
+            if tags:
+                conn.execute(t.tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+            return str(exp)
+
+        exp_name = self._store.write(insert)
+        return Run(
+            id=run_id, experiment_id=experiment_id, experiment_name=exp_name, name=name,
+            status=RunStatus.RUNNING, start_ms=start_ms, end_ms=None, parent_id=parent_id, user=user,
+            git_commit=git_commit, git_dirty=git_dirty, entry_point=entry_point, error=None,
+            tags=dict(tags or {}),
+        )  # fmt: skip
+
+    def end_run(self, run_id: str, status: RunStatus, end_ms: int, error: str | None = None) -> None:
+        def update(conn: Connection) -> None:
+            result = conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(status=RunStatus(status).value, end_ms=end_ms, error=error)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"No run with id {run_id!r}.")
+
+        self._store.write(update)
+
+    def get_run(self, run_id: str) -> Run:
+        runs = self._load_runs([run_id], with_artifacts=True)
+        if not runs:
+            raise NotFoundError(f"No run with id {run_id!r}. Find runs with `loopml runs ls`.")
+        return runs[0]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        if limit < 0 or offset < 0:
+            raise InvalidArgumentError("limit and offset must not be negative.")
+        expr = parse_filter(filter)
+        orders = parse_order_by(list(order_by) if isinstance(order_by, list | tuple) else order_by)
+        query = select(t.runs.c.id)
+        if experiment_ids is not None:
+            query = query.where(t.runs.c.experiment_id.in_(list(experiment_ids)))
+        if expr is not None:
+            query = query.where(_compile(expr))
+        query, order_cols = _apply_order(query, orders)
+        query = query.order_by(*order_cols, t.runs.c.start_ms.desc(), t.runs.c.id).limit(limit).offset(offset)
+        with self._store.read() as conn:
+            ids = [r[0] for r in conn.execute(query)]
+        return self._load_runs(ids)
+
+    def _load_runs(self, ids: Sequence[str], with_artifacts: bool = False) -> list[Run]:
+        """Load runs with their params, tags and latest metrics, in the order of ``ids``."""
+        if not ids:
+            return []
+        rows: dict[str, Any] = {}
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        artifacts: dict[str, list[Artifact]] = {i: [] for i in ids}
+        r, e = t.runs.c, t.experiments.c
+        with self._store.read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                for row in conn.execute(
+                    select(t.runs, e.name.label("experiment_name"))
+                    .join(t.experiments, e.id == r.experiment_id)
+                    .where(r.id.in_(chunk))
+                ):
+                    rows[row.id] = row
+                for p in conn.execute(select(t.params.c.run_id, t.params.c.key, t.params.c.value)
+                                      .where(t.params.c.run_id.in_(chunk))):  # fmt: skip
+                    params[p.run_id][p.key] = p.value
+                for g in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
+                    tags[g.run_id][g.key] = g.value
+                lm = t.latest_metrics.c
+                for m in conn.execute(select(lm.run_id, lm.key, lm.value).where(lm.run_id.in_(chunk))):
+                    metrics[m.run_id][m.key] = math.nan if m.value is None else m.value
+                if with_artifacts:
+                    for a in conn.execute(select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
+                                          .order_by(t.run_artifacts.c.path)):  # fmt: skip
+                        artifacts[a.run_id].append(Artifact(a.path, a.digest, a.size, a.kind, a.created_ms))
+        return [
+            Run(
+                id=row.id, experiment_id=row.experiment_id, experiment_name=row.experiment_name,
+                name=row.name, status=RunStatus(row.status), start_ms=row.start_ms, end_ms=row.end_ms,
+                parent_id=row.parent_id, user=row.user_name, git_commit=row.git_commit,
+                git_dirty=row.git_dirty, entry_point=row.entry_point, error=row.error,
+                params=params[i], tags=tags[i], metrics=metrics[i], artifacts=artifacts[i],
+            )  # fmt: skip
+            for i in ids
+            if (row := rows.get(i)) is not None
+        ]
+
+    # -- what runs record
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        if not params:
+            return
+        items = {k: str(v) for k, v in params.items()}
+
+        def insert(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            pc = t.params.c
+            existing = dict(
+                conn.execute(select(pc.key, pc.value).where(pc.run_id == run_id, pc.key.in_(list(items)))).all()
+            )
+            for key, value in items.items():
+                if key in existing and existing[key] != value:
+                    raise ConflictError(
+                        f"Param {key!r} of run {run_id} is already {existing[key]!r}; params are write-once, "
+                        f"so it cannot become {value!r}. Log a new key or start a new run."
+                    )
+            new = [
+                {"run_id": run_id, "key": k, "value": v, "value_num": _as_number(v)}
+                for k, v in items.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(t.params.insert(), new)
+
+        self._store.write(insert)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+
+        def upsert(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            stmt = self._upsert_insert(t.tags)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
+                ),
+                [{"run_id": run_id, "key": k, "value": str(v)} for k, v in tags.items()],
+            )
+
+        self._store.write(upsert)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def delete(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            conn.execute(t.tags.delete().where(t.tags.c.run_id == run_id, t.tags.c.key == key))
+
+        self._store.write(delete)
+
+    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            {"run_id": m.run_id, "key": m.key, "value": None if math.isnan(m.value) else m.value,
+             "step": m.step, "timestamp_ms": m.timestamp_ms}
+            for m in records
+        ]  # fmt: skip
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            ident = (row["run_id"], row["key"])
+            seen = latest.get(ident)
+            if seen is None or (row["step"], row["timestamp_ms"]) >= (seen["step"], seen["timestamp_ms"]):
+                latest[ident] = row
+        stmt = self._upsert_insert(t.latest_metrics)
+        cur, new = t.latest_metrics.c, stmt.excluded
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": new.value, "step": new.step, "timestamp_ms": new.timestamp_ms},
+            where=or_(new.step > cur.step, and_(new.step == cur.step, new.timestamp_ms >= cur.timestamp_ms)),
+        )
+
+        def insert(conn: Connection) -> None:
+            conn.execute(t.metrics.insert(), rows)
+            conn.execute(upsert, list(latest.values()))
+
+        try:
+            self._store.write(insert)
+        except SqlIntegrityError as exc:
+            missing = sorted({m.run_id for m in records})
+            raise NotFoundError(f"Cannot log metrics: no run among {missing}.") from exc
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        c = t.metrics.c
+        query = (
+            select(c.key, c.value, c.step, c.timestamp_ms)
+            .where(c.run_id == run_id, c.key == key)
+            .order_by(c.step, c.timestamp_ms, c.id)
+        )
+        with self._store.read() as conn:
+            self._require_run(conn, run_id)
+            return [
+                Metric(m.key, math.nan if m.value is None else m.value, m.step, m.timestamp_ms)
+                for m in conn.execute(query)
+            ]
+
+    def add_artifact(self, run_id: str, artifact: Artifact) -> None:
+        def upsert(conn: Connection) -> None:
+            self._require_run(conn, run_id)
+            stmt = self._upsert_insert(t.run_artifacts)
+            row = {"run_id": run_id, "path": artifact.path, "digest": artifact.digest,
+                   "size": artifact.size, "kind": artifact.kind, "created_ms": artifact.created_ms}  # fmt: skip
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["run_id", "path"],
+                set_={k: stmt.excluded[k] for k in ("digest", "size", "kind", "created_ms")},
+            ), row)  # fmt: skip
+
+        self._store.write(upsert)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        a = t.run_artifacts.c
+        with self._store.read() as conn:
+            self._require_run(conn, run_id)
+            return [
+                Artifact(r.path, r.digest, r.size, r.kind, r.created_ms)
+                for r in conn.execute(select(t.run_artifacts).where(a.run_id == run_id).order_by(a.path))
+            ]
+
+    def referenced_digests(self) -> Iterator[str]:
+        with self._store.read() as conn:
+            rows = conn.execute(select(t.run_artifacts.c.digest).distinct()).all()
+        for row in rows:
+            yield row[0]
+
+    @staticmethod
+    def _require_run(conn: Connection, run_id: str) -> None:
+        if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+            raise NotFoundError(f"No run with id {run_id!r}. Find runs with `loopml runs ls`.")
+
+
+# -- filter compilation
+
+_ATTRIBUTE_COLUMNS = {
+    "id": t.runs.c.id, "name": t.runs.c.name, "status": t.runs.c.status, "parent_id": t.runs.c.parent_id,
+    "user": t.runs.c.user_name, "git_commit": t.runs.c.git_commit, "entry_point": t.runs.c.entry_point,
+    "experiment_id": t.runs.c.experiment_id, "start_time": t.runs.c.start_ms, "end_time": t.runs.c.end_ms,
+}  # fmt: skip
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    match op:
+        case "=":
+            return column == value  # type: ignore[no-any-return]
+        case "!=":
+            return column != value  # type: ignore[no-any-return]
+        case "<":
+            return column < value  # type: ignore[no-any-return]
+        case "<=":
+            return column <= value  # type: ignore[no-any-return]
+        case ">":
+            return column > value  # type: ignore[no-any-return]
+        case ">=":
+            return column >= value  # type: ignore[no-any-return]
+        case "like":
+            return column.like(value)  # type: ignore[no-any-return]
+        case "ilike":
+            return column.ilike(value)  # type: ignore[no-any-return]
+        case "not like":
+            return not_(column.like(value))
+        case "not ilike":
+            return not_(column.ilike(value))
+        case "in":
+            return column.in_(list(value))  # type: ignore[no-any-return]
+        case "not in":
+            return column.not_in(list(value))  # type: ignore[no-any-return]
+    raise InvalidArgumentError(f"Unknown operator {op!r}")
+
+
+def _compile(expr: Expr) -> ColumnElement[bool]:
+    if isinstance(expr, BoolOp):
+        parts = [_compile(item) for item in expr.items]
+        return and_(*parts) if expr.op == "and" else or_(*parts)
+    return _compile_comparison(expr)
+
+
+def _compile_comparison(c: Comparison) -> ColumnElement[bool]:
+    if c.entity == "attributes":
+        column = _ATTRIBUTE_COLUMNS[c.key]
+        if c.op == "is null":
+            return column.is_(None)
+        if c.op == "is not null":
+            return column.is_not(None)
+        value: Any = c.value
+        if c.key == "status":
+            value = tuple(str(v).upper() for v in value) if isinstance(value, tuple) else str(value).upper()
+        return _compare(column, c.op, value)
+
+    table = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}[c.entity]
+    has_key = and_(table.c.run_id == t.runs.c.id, table.c.key == c.key)
+    if c.op == "is null":
+        return ~exists().where(has_key)
+    if c.op == "is not null":
+        return exists().where(has_key)
+    if c.entity == "metrics":
+        condition = _compare(table.c.value, c.op, c.value)
+    elif c.entity == "params" and isinstance(c.value, float):
+        condition = _compare(table.c.value_num, c.op, c.value)
+    elif isinstance(c.value, tuple):
+        texts = [_number_text(v) if isinstance(v, float) else v for v in c.value]
+        condition = _compare(table.c.value, c.op, texts) if texts else false()
+    else:
+        condition = _compare(table.c.value, c.op, c.value)
+    return exists().where(has_key, condition)
+
+
+def _apply_order(query: Any, orders: list[OrderBy]) -> tuple[Any, list[Any]]:
+    columns: list[Any] = []
+    for n, order in enumerate(orders):
+        if order.entity == "attributes":
+            column = _ATTRIBUTE_COLUMNS[order.key]
+            columns.append(column.desc() if order.descending else column.asc())
+            continue
+        table = {"metrics": t.latest_metrics, "params": t.params, "tags": t.tags}[order.entity]
+        alias = table.alias(f"order_{n}")
+        query = query.outerjoin(alias, and_(alias.c.run_id == t.runs.c.id, alias.c.key == order.key))
+        keys = [alias.c.value_num, alias.c.value] if order.entity == "params" else [alias.c.value]
+        for key in keys:
+            columns.append((key.desc() if order.descending else key.asc()).nulls_last())
+    return query, columns
