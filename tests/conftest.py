@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import loopml as lm
+from loopml import tracking
 from loopml.store import SqlStore
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -30,8 +30,14 @@ def require_postgres() -> str:
             from sqlalchemy.engine import make_url
 
             u = make_url(url)
-            with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                                 dbname=u.database, connect_timeout=3):  # fmt: skip
+            with psycopg.connect(
+                host=u.host,
+                port=u.port or 5432,
+                user=u.username,
+                password=u.password,
+                dbname=u.database,
+                connect_timeout=3,
+            ):
                 pass
             _postgres_status = (True, "")
         except Exception as exc:
@@ -49,8 +55,14 @@ def _psycopg_conn(url: str):  # type: ignore[no-untyped-def]
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    return psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                           dbname=u.database, autocommit=True)  # fmt: skip
+    return psycopg.connect(
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        password=u.password,
+        dbname=u.database,
+        autocommit=True,
+    )
 
 
 @pytest.fixture
@@ -91,7 +103,6 @@ def loopml_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LOOPML_HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    lm.configure()
+    tracking.reset()
     yield home
-    lm.end_run()
-    lm.configure()
+    tracking.reset()

@@ -1,1 +1,129 @@
-"""loopml"""
+"""loopml: the whole machine-learning lifecycle in one install, with the loop closed.
+
+    import loopml as lm
+
+    with lm.start_run(experiment="maintenance") as run:
+        lm.log_params({"n_estimators": 200})
+        lm.log_metric("loss", 0.3, step=1)
+
+Public names resolve on first use, so ``import loopml`` stays fast and heavy layers load only when needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from loopml._version import __version__
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    **{
+        name: "loopml.tracking"
+        for name in (
+            "ActiveRun",
+            "TrackingClient",
+            "active_run",
+            "configure",
+            "download_artifact",
+            "end_run",
+            "flush",
+            "get_metric_history",
+            "get_run",
+            "get_settings",
+            "log_artifact",
+            "log_dict",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "log_text",
+            "search_runs",
+            "set_tag",
+            "set_tags",
+            "start_run",
+        )
+    },
+    **{name: "loopml.store" for name in ("Experiment", "Metric", "Run", "RunStatus", "SqlStore")},
+    **{name: "loopml.artifacts" for name in ("LocalArtifactStore", "MemoryArtifactStore")},
+    "Settings": "loopml.config",
+    "errors": "loopml.errors",
+}
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "LocalArtifactStore",
+    "MemoryArtifactStore",
+    "Metric",
+    "Run",
+    "RunStatus",
+    "Settings",
+    "SqlStore",
+    "TrackingClient",
+    "__version__",
+    "active_run",
+    "configure",
+    "download_artifact",
+    "end_run",
+    "errors",
+    "flush",
+    "get_metric_history",
+    "get_run",
+    "get_settings",
+    "log_artifact",
+    "log_dict",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from loopml import errors
+    from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
+    from loopml.config import Settings
+    from loopml.store import Experiment, Metric, Run, RunStatus, SqlStore
+    from loopml.tracking import (
+        ActiveRun,
+        TrackingClient,
+        active_run,
+        configure,
+        download_artifact,
+        end_run,
+        flush,
+        get_metric_history,
+        get_run,
+        get_settings,
+        log_artifact,
+        log_dict,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_tag,
+        set_tags,
+        start_run,
+    )

@@ -41,9 +41,16 @@ class TestRuns:
         exp = store.runs.create_experiment("e")
         parent = store.runs.create_run(exp.id, name="parent", start_ms=5)
         child = store.runs.create_run(
-            exp.id, name="child", start_ms=7, parent_id=parent.id, user="ada", git_commit="abc",
-            git_dirty=True, entry_point="train.py", tags={"team": "vision"},
-        )  # fmt: skip
+            exp.id,
+            name="child",
+            start_ms=7,
+            parent_id=parent.id,
+            user="ada",
+            git_commit="abc",
+            git_dirty=True,
+            entry_point="train.py",
+            tags={"team": "vision"},
+        )
         store.runs.end_run(child.id, RunStatus.FAILED, 9, error="ValueError: boom")
         got = store.runs.get_run(child.id)
         assert (got.name, got.status, got.start_ms, got.end_ms) == ("child", RunStatus.FAILED, 7, 9)
@@ -87,7 +94,9 @@ class TestParamsAndTags:
 class TestMetrics:
     def test_history_in_step_order_and_latest_by_step(self, store: SqlStore) -> None:
         run = make_run(store)
-        store.runs.log_metrics([MetricRecord(run, "loss", 0.5, 2, 100), MetricRecord(run, "loss", 0.9, 0, 101)])
+        store.runs.log_metrics(
+            [MetricRecord(run, "loss", 0.5, 2, 100), MetricRecord(run, "loss", 0.9, 0, 101)]
+        )
         store.runs.log_metrics([MetricRecord(run, "loss", 0.7, 1, 102)])
         history = store.runs.get_metric_history(run, "loss")
         assert [(m.step, m.value) for m in history] == [(0, 0.9), (1, 0.7), (2, 0.5)]
@@ -97,14 +106,18 @@ class TestMetrics:
 
     def test_nan_and_infinity_round_trip(self, store: SqlStore) -> None:
         run = make_run(store)
-        store.runs.log_metrics([MetricRecord(run, "a", math.nan, 0, 1), MetricRecord(run, "b", math.inf, 0, 1)])
+        store.runs.log_metrics(
+            [MetricRecord(run, "a", math.nan, 0, 1), MetricRecord(run, "b", math.inf, 0, 1)]
+        )
         assert math.isnan(store.runs.get_metric_history(run, "a")[0].value)
         assert store.runs.get_run(run).metrics["b"] == math.inf
 
     def test_unknown_run_writes_nothing(self, store: SqlStore) -> None:
         run = make_run(store)
         with pytest.raises(NotFoundError):
-            store.runs.log_metrics([MetricRecord(run, "a", 1.0, 0, 1), MetricRecord("0" * 32, "a", 1.0, 0, 1)])
+            store.runs.log_metrics(
+                [MetricRecord(run, "a", 1.0, 0, 1), MetricRecord("0" * 32, "a", 1.0, 0, 1)]
+            )
         assert store.runs.get_metric_history(run, "a") == []
 
 
@@ -115,7 +128,9 @@ class TestArtifacts:
         store.runs.add_artifact(run, Artifact("data", "b" * 64, 20, "dir", 2))
         store.runs.add_artifact(run, Artifact("model/model.joblib", "c" * 64, 11, "file", 3))
         assert [(a.path, a.digest[0]) for a in store.runs.list_artifacts(run)] == [
-            ("data", "b"), ("model/model.joblib", "c")]  # fmt: skip
+            ("data", "b"),
+            ("model/model.joblib", "c"),
+        ]
         assert set(store.referenced_digests()) == {"b" * 64, "c" * 64}
         assert [a.path for a in store.runs.get_run(run).artifacts] == ["data", "model/model.joblib"]
 
@@ -164,14 +179,21 @@ class TestSearch:
             ("name ilike 'RF-%'", ["rf-2", "rf-1"]),
             ("status = 'failed'", ["gbm-1"]),
             ("status = 'RUNNING' and start_time >= 4000", ["elsewhere", "lr-1"]),
-            ("(params.model = 'gbm' or metrics.f1 < 0.8) and attributes.status != 'RUNNING'", ["gbm-1", "rf-2"]),
+            (
+                "(params.model = 'gbm' or metrics.f1 < 0.8) and attributes.status != 'RUNNING'",
+                ["gbm-1", "rf-2"],
+            ),
             ("start_time >= '1970-01-01T00:00:03+00:00'", ["elsewhere", "lr-1", "gbm-1"]),
         ],
     )
-    def test_filters(self, store: SqlStore, searchable: dict[str, str], filter: str, expected: list[str]) -> None:
+    def test_filters(
+        self, store: SqlStore, searchable: dict[str, str], filter: str, expected: list[str]
+    ) -> None:
         assert names(store.runs.search_runs(filter=filter)) == expected
 
-    def test_default_order_newest_first_and_experiment_scope(self, store: SqlStore, searchable: dict[str, str]) -> None:
+    def test_default_order_newest_first_and_experiment_scope(
+        self, store: SqlStore, searchable: dict[str, str]
+    ) -> None:
         assert names(store.runs.search_runs()) == ["elsewhere", "lr-1", "gbm-1", "rf-2", "rf-1"]
         exp = store.runs.get_experiment("exp")
         assert names(store.runs.search_runs([exp.id])) == ["lr-1", "gbm-1", "rf-2", "rf-1"]
@@ -182,7 +204,11 @@ class TestSearch:
         ordered = store.runs.search_runs(order_by=["metrics.f1 desc"])
         assert names(ordered) == ["rf-1", "gbm-1", "rf-2", "elsewhere", "lr-1"]
         assert names(store.runs.search_runs(order_by="metrics.f1", limit=2, offset=1)) == ["gbm-1", "rf-1"]
-        assert names(store.runs.search_runs(order_by=["params.n_estimators desc"], limit=3)) == ["rf-2", "rf-1", "gbm-1"]
+        assert names(store.runs.search_runs(order_by=["params.n_estimators desc"], limit=3)) == [
+            "rf-2",
+            "rf-1",
+            "gbm-1",
+        ]
         assert names(store.runs.search_runs(order_by=["name"], limit=2)) == ["elsewhere", "gbm-1"]
 
     def test_results_carry_params_metrics_tags(self, store: SqlStore, searchable: dict[str, str]) -> None:

@@ -35,11 +35,15 @@ def test_older_database_is_migrated_and_keeps_its_data(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "0001")
-        conn.execute(text("INSERT INTO experiments (id, name, description, created_ms) VALUES ('e1', 'old', '', 1)"))
-        conn.execute(text(
-            "INSERT INTO runs (id, experiment_id, name, status, start_ms, user_name) "
-            "VALUES ('r1', 'e1', 'old-run', 'FINISHED', 5, 'ada')"
-        ))  # fmt: skip
+        conn.execute(
+            text("INSERT INTO experiments (id, name, description, created_ms) VALUES ('e1', 'old', '', 1)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, experiment_id, name, status, start_ms, user_name) "
+                "VALUES ('r1', 'e1', 'old-run', 'FINISHED', 5, 'ada')"
+            )
+        )
     engine.dispose()
 
     store = SqlStore(store_url)

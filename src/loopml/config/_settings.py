@@ -89,7 +89,9 @@ def _config_file(env: Mapping[str, str], cwd: Path) -> Path | None:
         path = Path(explicit).expanduser()
         path = path if path.is_absolute() else cwd / path
         if not path.is_file():
-            raise ConfigError(f"LOOPML_CONFIG={explicit!r}: no such file. Point it at a loopml.toml or unset it.")
+            raise ConfigError(
+                f"LOOPML_CONFIG={explicit!r}: no such file. Point it at a loopml.toml or unset it."
+            )
         return path
     path = cwd / CONFIG_FILE_NAME
     return path if path.is_file() else None
@@ -120,7 +122,9 @@ def _path(item: tuple[Any, str, Path]) -> Path:
     path = Path(value).expanduser()
     path = (path if path.is_absolute() else base / path).resolve()
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{where}={value!r} is a file, not a folder. Point it at a folder (it is created if missing).")
+        raise ConfigError(
+            f"{where}={value!r} is a file, not a folder. Point it at a folder (it is created if missing)."
+        )
     return path
 
 

@@ -13,12 +13,12 @@ from loopml.store._filter import parse_filter, parse_order_by
 from loopml.store._sql import HEAD, REVISIONS, SqlStore
 
 __all__ = [
-    "HEAD",
-    "REVISIONS",
     "Artifact",
     "Experiment",
+    "HEAD",
     "Metric",
     "MetricRecord",
+    "REVISIONS",
     "Run",
     "RunRepository",
     "RunStatus",

@@ -11,15 +11,34 @@ spaces or odd characters go in backquotes: ``metrics.`val loss```. Every error p
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from loopml.errors import FilterError
 
-ENTITIES = {"metrics": "metrics", "metric": "metrics", "params": "params", "param": "params",
-            "tags": "tags", "tag": "tags", "attributes": "attributes", "attribute": "attributes",
-            "attr": "attributes", "run": "attributes"}  # fmt: skip
-STRING_ATTRIBUTES = ("id", "name", "status", "parent_id", "user", "git_commit", "entry_point", "experiment_id")
+ENTITIES = {
+    "metrics": "metrics",
+    "metric": "metrics",
+    "params": "params",
+    "param": "params",
+    "tags": "tags",
+    "tag": "tags",
+    "attributes": "attributes",
+    "attribute": "attributes",
+    "attr": "attributes",
+    "run": "attributes",
+}
+STRING_ATTRIBUTES = (
+    "id",
+    "name",
+    "status",
+    "parent_id",
+    "user",
+    "git_commit",
+    "entry_point",
+    "experiment_id",
+)
 TIME_ATTRIBUTES = ("start_time", "end_time")
 ATTRIBUTES = STRING_ATTRIBUTES + TIME_ATTRIBUTES
 NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -214,9 +233,7 @@ def _split_name(tok: _Tok, parser: _Parser) -> tuple[str, str]:
     if dot and prefix.lower() in ENTITIES:
         entity, key = ENTITIES[prefix.lower()], rest
     elif dot and not prefix.startswith("`"):
-        raise parser.error(
-            f"Unknown entity {prefix!r}: use metrics., params., tags. or attributes.", tok
-        )
+        raise parser.error(f"Unknown entity {prefix!r}: use metrics., params., tags. or attributes.", tok)
     else:
         entity, key = "attributes", text
     if key.startswith("`"):
@@ -267,7 +284,7 @@ def parse_filter(text: str | None) -> Expr | None:
     return _Parser(text).parse()
 
 
-def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[OrderBy]:
+def parse_order_by(items: Sequence[str] | str | None) -> list[OrderBy]:
     """Parse ``["metrics.f1 desc", "start_time"]``; the default direction is ascending."""
     if items is None:
         return []

@@ -32,7 +32,7 @@ class DoctorReport:
 
 
 def referenced_blobs(store: Store, artifacts: ArtifactStore) -> tuple[set[str], list[str]]:
-    """Every digest the Store refers to, with the files of each folder manifest; and manifests that are unreadable."""
+    """Every digest the Store refers to, plus the files of each folder manifest; and unreadable manifests."""
     roots = set(store.referenced_digests())
     found = set(roots)
     unreadable: list[str] = []
@@ -51,10 +51,15 @@ def referenced_blobs(store: Store, artifacts: ArtifactStore) -> tuple[set[str], 
 def doctor(store: Store, artifacts: ArtifactStore, progress: Progress | None = None) -> DoctorReport:
     report = DoctorReport()
     revision = store.schema_revision()
-    report.checks.append(Check(
-        "schema", revision == HEAD,
-        f"at revision {revision} (current)" if revision == HEAD else f"at {revision}, loopml expects {HEAD}",
-    ))  # fmt: skip
+    report.checks.append(
+        Check(
+            "schema",
+            revision == HEAD,
+            f"at revision {revision} (current)"
+            if revision == HEAD
+            else f"at {revision}, loopml expects {HEAD}",
+        )
+    )
     digests, _ = referenced_blobs(store, artifacts)
     missing, corrupt = [], []
     ordered = sorted(digests)
@@ -66,10 +71,13 @@ def doctor(store: Store, artifacts: ArtifactStore, progress: Progress | None = N
         if progress is not None:
             progress(n, len(ordered))
     report.problems = [f"missing {d}" for d in missing] + [f"corrupt {d}" for d in corrupt]
-    report.checks.append(Check(
-        "blobs", not missing and not corrupt,
-        f"{len(ordered)} referenced, {len(missing)} missing, {len(corrupt)} not matching their digest",
-    ))  # fmt: skip
+    report.checks.append(
+        Check(
+            "blobs",
+            not missing and not corrupt,
+            f"{len(ordered)} referenced, {len(missing)} missing, {len(corrupt)} not matching their digest",
+        )
+    )
     return report
 
 
@@ -85,7 +93,10 @@ class GcReport:
 def collect_garbage(
     store: Store, artifacts: ArtifactStore, *, grace_seconds: float = 3600.0, dry_run: bool = False
 ) -> GcReport:
-    """Remove blobs nothing refers to. Blobs younger than ``grace_seconds`` stay: a writer may be about to refer to them."""
+    """Remove blobs nothing refers to.
+
+    Blobs younger than ``grace_seconds`` stay: a writer may have stored one and not yet recorded it.
+    """
     referenced, unreadable = referenced_blobs(store, artifacts)
     if unreadable:
         raise LoopmlError(

@@ -54,7 +54,7 @@ class SqlStore:
             yield conn
 
     def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` in one write transaction; SQLite lock errors that outlast the busy timeout are retried."""
+        """Run ``fn`` in one write transaction; SQLite lock errors outlasting the busy timeout are retried."""
         attempts = 0
         while True:
             try:
@@ -88,7 +88,9 @@ class SqlStore:
         if current == HEAD:
             return
         if current is None and inspect(conn).has_table("runs"):
-            raise SchemaError(f"{self.url} has tables but no loopml schema version; point loopml at another database.")
+            raise SchemaError(
+                f"{self.url} has tables but no loopml schema version; point loopml at another database."
+            )
         if current is not None and current not in REVISIONS:
             raise SchemaTooNewError(
                 f"{self.url} is at schema revision {current!r}, written by a newer loopml than this one "

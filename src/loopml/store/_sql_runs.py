@@ -15,7 +15,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    not_,
     or_,
     select,
 )
@@ -61,8 +60,11 @@ class SqlRunRepository:
         def insert(conn: Connection) -> None:
             if conn.execute(select(t.experiments.c.id).where(t.experiments.c.name == name)).first():
                 raise ConflictError(f"Experiment {name!r} already exists.")
-            conn.execute(t.experiments.insert().values(
-                id=exp.id, name=name, description=description, created_ms=exp.created_ms))  # fmt: skip
+            conn.execute(
+                t.experiments.insert().values(
+                    id=exp.id, name=name, description=description, created_ms=exp.created_ms
+                )
+            )
 
         self._store.write(insert)
         return exp
@@ -74,7 +76,9 @@ class SqlRunRepository:
                 select(t.experiments).where(or_(c.name == id_or_name, c.id == id_or_name))
             ).first()
         if row is None:
-            raise NotFoundError(f"No experiment named {id_or_name!r}. List them with `loopml experiments ls`.")
+            raise NotFoundError(
+                f"No experiment named {id_or_name!r}. List them with `loopml experiments ls`."
+            )
         return Experiment(row.id, row.name, row.description, row.created_ms)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
@@ -100,8 +104,7 @@ class SqlRunRepository:
         )
         with self._store.read() as conn:
             return [
-                (Experiment(r.id, r.name, r.description, r.created_ms), int(r.n))
-                for r in conn.execute(query)
+                (Experiment(r.id, r.name, r.description, r.created_ms), int(r.n)) for r in conn.execute(query)
             ]
 
     # -- runs
@@ -120,9 +123,20 @@ class SqlRunRepository:
     ) -> Run:
         run_id = uuid.uuid4().hex
         name = name or f"run-{run_id[:8]}"
-        row = dict(id=run_id, experiment_id=experiment_id, name=name, status=RunStatus.RUNNING.value,
-                   start_ms=start_ms, end_ms=None, parent_id=parent_id, user_name=user,
-                   git_commit=git_commit, git_dirty=git_dirty, entry_point=entry_point, error=None)  # fmt: skip
+        row = dict(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=name,
+            status=RunStatus.RUNNING.value,
+            start_ms=start_ms,
+            end_ms=None,
+            parent_id=parent_id,
+            user_name=user,
+            git_commit=git_commit,
+            git_dirty=git_dirty,
+            entry_point=entry_point,
+            error=None,
+        )
 
         def insert(conn: Connection) -> str:
             exp = conn.execute(
@@ -130,22 +144,35 @@ class SqlRunRepository:
             ).scalar()
             if exp is None:
                 raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-            if parent_id is not None and not conn.execute(
-                select(t.runs.c.id).where(t.runs.c.id == parent_id)
-            ).first():
+            if (
+                parent_id is not None
+                and not conn.execute(select(t.runs.c.id).where(t.runs.c.id == parent_id)).first()
+            ):
                 raise NotFoundError(f"No parent run with id {parent_id!r}.")
             conn.execute(t.runs.insert(), row)
             if tags:
-                conn.execute(t.tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+                conn.execute(
+                    t.tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+                )
             return str(exp)
 
         exp_name = self._store.write(insert)
         return Run(
-            id=run_id, experiment_id=experiment_id, experiment_name=exp_name, name=name,
-            status=RunStatus.RUNNING, start_ms=start_ms, end_ms=None, parent_id=parent_id, user=user,
-            git_commit=git_commit, git_dirty=git_dirty, entry_point=entry_point, error=None,
+            id=run_id,
+            experiment_id=experiment_id,
+            experiment_name=exp_name,
+            name=name,
+            status=RunStatus.RUNNING,
+            start_ms=start_ms,
+            end_ms=None,
+            parent_id=parent_id,
+            user=user,
+            git_commit=git_commit,
+            git_dirty=git_dirty,
+            entry_point=entry_point,
+            error=None,
             tags=dict(tags or {}),
-        )  # fmt: skip
+        )
 
     def end_run(self, run_id: str, status: RunStatus, end_ms: int, error: str | None = None) -> None:
         def update(conn: Connection) -> None:
@@ -176,7 +203,7 @@ class SqlRunRepository:
         if limit < 0 or offset < 0:
             raise InvalidArgumentError("limit and offset must not be negative.")
         expr = parse_filter(filter)
-        orders = parse_order_by(list(order_by) if isinstance(order_by, list | tuple) else order_by)
+        orders = parse_order_by(order_by)
         query = select(t.runs.c.id)
         if experiment_ids is not None:
             query = query.where(t.runs.c.experiment_id.in_(list(experiment_ids)))
@@ -192,7 +219,7 @@ class SqlRunRepository:
         """Load runs with their params, tags and latest metrics, in the order of ``ids``."""
         if not ids:
             return []
-        rows: dict[str, Any] = {}
+        rows: dict[str, Any] = {}  # run id -> its row
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
@@ -201,14 +228,17 @@ class SqlRunRepository:
         with self._store.read() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
-                for row in conn.execute(
+                for found in conn.execute(
                     select(t.runs, e.name.label("experiment_name"))
                     .join(t.experiments, e.id == r.experiment_id)
                     .where(r.id.in_(chunk))
                 ):
-                    rows[row.id] = row
-                for p in conn.execute(select(t.params.c.run_id, t.params.c.key, t.params.c.value)
-                                      .where(t.params.c.run_id.in_(chunk))):  # fmt: skip
+                    rows[found.id] = found
+                for p in conn.execute(
+                    select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+                        t.params.c.run_id.in_(chunk)
+                    )
+                ):
                     params[p.run_id][p.key] = p.value
                 for g in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
                     tags[g.run_id][g.key] = g.value
@@ -216,19 +246,34 @@ class SqlRunRepository:
                 for m in conn.execute(select(lm.run_id, lm.key, lm.value).where(lm.run_id.in_(chunk))):
                     metrics[m.run_id][m.key] = math.nan if m.value is None else m.value
                 if with_artifacts:
-                    for a in conn.execute(select(t.run_artifacts).where(t.run_artifacts.c.run_id.in_(chunk))
-                                          .order_by(t.run_artifacts.c.path)):  # fmt: skip
+                    for a in conn.execute(
+                        select(t.run_artifacts)
+                        .where(t.run_artifacts.c.run_id.in_(chunk))
+                        .order_by(t.run_artifacts.c.path)
+                    ):
                         artifacts[a.run_id].append(Artifact(a.path, a.digest, a.size, a.kind, a.created_ms))
         return [
             Run(
-                id=row.id, experiment_id=row.experiment_id, experiment_name=row.experiment_name,
-                name=row.name, status=RunStatus(row.status), start_ms=row.start_ms, end_ms=row.end_ms,
-                parent_id=row.parent_id, user=row.user_name, git_commit=row.git_commit,
-                git_dirty=row.git_dirty, entry_point=row.entry_point, error=row.error,
-                params=params[i], tags=tags[i], metrics=metrics[i], artifacts=artifacts[i],
-            )  # fmt: skip
+                id=row.id,
+                experiment_id=row.experiment_id,
+                experiment_name=row.experiment_name,
+                name=row.name,
+                status=RunStatus(row.status),
+                start_ms=row.start_ms,
+                end_ms=row.end_ms,
+                parent_id=row.parent_id,
+                user=row.user_name,
+                git_commit=row.git_commit,
+                git_dirty=row.git_dirty,
+                entry_point=row.entry_point,
+                error=row.error,
+                params=params[i],
+                tags=tags[i],
+                metrics=metrics[i],
+                artifacts=artifacts[i],
+            )
             for i in ids
-            if (row := rows.get(i)) is not None
+            if (row := rows.get(i)) is not None  # a run deleted meanwhile is left out
         ]
 
     # -- what runs record
@@ -241,7 +286,9 @@ class SqlRunRepository:
             self._require_run(conn, run_id)
             pc = t.params.c
             existing = dict(
-                conn.execute(select(pc.key, pc.value).where(pc.run_id == run_id, pc.key.in_(list(items)))).all()
+                conn.execute(
+                    select(pc.key, pc.value).where(pc.run_id == run_id, pc.key.in_(list(items)))
+                ).all()
             )
             for key, value in items.items():
                 if key in existing and existing[key] != value:
@@ -285,11 +332,16 @@ class SqlRunRepository:
     def log_metrics(self, records: Sequence[MetricRecord]) -> None:
         if not records:
             return
-        rows = [
-            {"run_id": m.run_id, "key": m.key, "value": None if math.isnan(m.value) else m.value,
-             "step": m.step, "timestamp_ms": m.timestamp_ms}
+        rows: list[dict[str, Any]] = [
+            {
+                "run_id": m.run_id,
+                "key": m.key,
+                "value": None if math.isnan(m.value) else m.value,
+                "step": m.step,
+                "timestamp_ms": m.timestamp_ms,
+            }
             for m in records
-        ]  # fmt: skip
+        ]
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
             ident = (row["run_id"], row["key"])
@@ -332,12 +384,21 @@ class SqlRunRepository:
         def upsert(conn: Connection) -> None:
             self._require_run(conn, run_id)
             stmt = self._upsert_insert(t.run_artifacts)
-            row = {"run_id": run_id, "path": artifact.path, "digest": artifact.digest,
-                   "size": artifact.size, "kind": artifact.kind, "created_ms": artifact.created_ms}  # fmt: skip
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["run_id", "path"],
-                set_={k: stmt.excluded[k] for k in ("digest", "size", "kind", "created_ms")},
-            ), row)  # fmt: skip
+            row = {
+                "run_id": run_id,
+                "path": artifact.path,
+                "digest": artifact.digest,
+                "size": artifact.size,
+                "kind": artifact.kind,
+                "created_ms": artifact.created_ms,
+            }
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["run_id", "path"],
+                    set_={k: stmt.excluded[k] for k in ("digest", "size", "kind", "created_ms")},
+                ),
+                row,
+            )
 
         self._store.write(upsert)
 
@@ -365,10 +426,17 @@ class SqlRunRepository:
 # -- filter compilation
 
 _ATTRIBUTE_COLUMNS = {
-    "id": t.runs.c.id, "name": t.runs.c.name, "status": t.runs.c.status, "parent_id": t.runs.c.parent_id,
-    "user": t.runs.c.user_name, "git_commit": t.runs.c.git_commit, "entry_point": t.runs.c.entry_point,
-    "experiment_id": t.runs.c.experiment_id, "start_time": t.runs.c.start_ms, "end_time": t.runs.c.end_ms,
-}  # fmt: skip
+    "id": t.runs.c.id,
+    "name": t.runs.c.name,
+    "status": t.runs.c.status,
+    "parent_id": t.runs.c.parent_id,
+    "user": t.runs.c.user_name,
+    "git_commit": t.runs.c.git_commit,
+    "entry_point": t.runs.c.entry_point,
+    "experiment_id": t.runs.c.experiment_id,
+    "start_time": t.runs.c.start_ms,
+    "end_time": t.runs.c.end_ms,
+}
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -390,9 +458,9 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
         case "ilike":
             return column.ilike(value)  # type: ignore[no-any-return]
         case "not like":
-            return not_(column.like(value))
+            return column.not_like(value)  # type: ignore[no-any-return]
         case "not ilike":
-            return not_(column.ilike(value))
+            return column.not_ilike(value)  # type: ignore[no-any-return]
         case "in":
             return column.in_(list(value))  # type: ignore[no-any-return]
         case "not in":

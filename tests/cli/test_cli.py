@@ -1,0 +1,168 @@
+"""The ``loopml`` command: tables, --json, exit codes, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import loopml as lm
+from loopml.artifacts import hash_file
+from loopml.cli import app
+from loopml.tracking import get_client
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def two_runs() -> list[str]:
+    ids = []
+    for name, f1 in [("rf", 0.9), ("gbm", 0.7)]:
+        with lm.start_run(experiment="cli", name=name) as run:
+            lm.log_params({"model": name})
+            lm.log_metric("f1", f1)
+            lm.log_text("x" * 100, f"out/{name}.txt")
+        ids.append(run.id)
+    return ids
+
+
+def test_version() -> None:
+    code, out = invoke("--version")
+    assert code == 0 and out.strip() == f"loopml {lm.__version__}"
+
+
+def test_experiments_and_runs_as_tables_and_json(two_runs: list[str]) -> None:
+    code, out = invoke("experiments", "ls")
+    assert code == 0 and "cli" in out
+    code, out = invoke("experiments", "ls", "--json")
+    assert [(e["name"], e["runs"]) for e in json.loads(out)] == [("cli", 2)]
+    code, out = invoke("runs", "ls", "--filter", "metrics.f1 > 0.8", "--json")
+    assert code == 0 and [r["name"] for r in json.loads(out)] == ["rf"]
+    code, out = invoke("runs", "ls", "-e", "cli", "-o", "metrics.f1", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["gbm", "rf"]
+    code, out = invoke("runs", "ls")
+    assert code == 0 and two_runs[0][:8] in out and "FINISHED" in out
+
+
+def test_runs_show_by_prefix(two_runs: list[str]) -> None:
+    code, out = invoke("runs", "show", two_runs[0][:10])
+    assert code == 0 and "rf" in out and "out/rf.txt" in out and "f1" in out
+    code, out = invoke("runs", "show", two_runs[1], "--json")
+    data = json.loads(out)
+    assert data["id"] == two_runs[1] and data["metrics"] == {"f1": 0.7} and data["status"] == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "show", "zzz"], "is not a run id"),
+        (["runs", "show", "0" * 32], "No run with id"),
+        (["runs", "ls", "--filter", "metrics.f1 >"], "^"),
+        (["runs", "ls", "-e", "missing"], "No experiment named"),
+    ],
+)
+def test_user_errors_exit_1_without_a_traceback(two_runs: list[str], args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "error:" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_configuration_is_reported_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopml import tracking
+
+    monkeypatch.setenv("LOOPML_FLUSH_INTERVAL", "often")
+    tracking.reset()
+    code, out = invoke("runs", "ls")
+    assert code == 1 and "LOOPML_FLUSH_INTERVAL" in out and "Traceback" not in out
+
+
+def test_doctor_passes_then_finds_a_corrupt_blob(two_runs: list[str]) -> None:
+    code, out = invoke("doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] is True
+    digest = lm.get_run(two_runs[0]).artifacts[0].digest
+    path = get_client().artifacts.local_path(digest)
+    assert path is not None
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    code, out = invoke("doctor", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False and report["problems"] == [f"corrupt {digest}"]
+    path.unlink()
+    code, out = invoke("doctor")
+    assert code == 1 and f"missing {digest}" in out
+
+
+def test_gc_removes_only_old_unreferenced_blobs(two_runs: list[str]) -> None:
+    artifacts = get_client().artifacts
+    orphan = artifacts.put_bytes(b"nobody refers to me")
+    fresh = artifacts.put_bytes(b"just written, about to be referenced")
+    old = time.time() - 7200
+    path = artifacts.local_path(orphan.digest)
+    assert path is not None
+    os.utime(path, (old, old))
+    code, out = invoke("gc", "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["removed"] == 1 and artifacts.exists(orphan.digest)
+    code, out = invoke("gc", "--json")
+    assert json.loads(out)["removed"] == 1
+    assert not artifacts.exists(orphan.digest) and artifacts.exists(fresh.digest)
+    assert invoke("doctor")[0] == 0  # every referenced blob survived
+
+
+@pytest.mark.slow
+def test_killed_artifact_writer_leaves_doctor_green(loopml_home: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as fh:
+        for i in range(400):
+            fh.write(os.urandom(1 << 20) if i == 0 else bytes([i % 256]) * (1 << 20))
+    ready = tmp_path / "started"
+    code = f"""
+import pathlib, loopml as lm
+with lm.start_run() as run:
+    lm.log_text("small", "small.txt")
+    pathlib.Path({str(ready)!r}).write_text(run.id)
+    while True:
+        lm.log_artifact({str(big)!r})
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "LOOPML_HOME": str(loopml_home)})
+    tmp_dir = loopml_home / "artifacts" / "tmp"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        ready.exists() and any(f.stat().st_size > (8 << 20) for f in tmp_dir.glob("*") if f.is_file())
+    ):
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    assert ready.exists()
+    objects = loopml_home / "artifacts" / "objects"
+    big_digest = hash_file(big)
+    assert not (objects / big_digest[:2] / big_digest[2:]).exists()  # no partial object under the final name
+    code_, out = invoke("doctor")
+    assert code_ == 0, out
+
+
+@pytest.mark.slow
+def test_demo_trains_tracks_and_leaves_a_healthy_store() -> None:
+    code, out = invoke("demo", "--quiet")
+    assert code == 0, out
+    runs = lm.search_runs(experiment="demo-failure-prediction", order_by=["metrics.test_f1 desc"])
+    assert {r.name for r in runs} == {"rf-baseline", "gbm-challenger"}
+    for run in runs:
+        assert run.status is lm.RunStatus.FINISHED
+        assert len(lm.get_metric_history(run.id, "cv_f1")) == 5
+        assert 0.5 < run.metrics["test_roc_auc"] <= 1.0
+        assert {a.path for a in lm.get_run(run.id).artifacts} >= {"model/model.joblib"}
+    assert "Best:" in out
+    assert invoke("doctor")[0] == 0
