@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import abc
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import BinaryIO
+
+from loopml.artifacts._hashing import CHUNK_SIZE, copy_and_hash, integrity_error, is_digest
+from loopml.errors import BlobNotFoundError, InvalidArgumentError, PathEscapeError
 
 MANIFEST_FORMAT = "loopml.manifest/1"
 
 
 @dataclass(frozen=True)
 class Blob:
-    """What was stored: the digest that addresses it, its size in bytes, and whether it is a folder manifest."""
+    """What was stored: the digest that addresses it, its size in bytes, and whether it is a manifest."""
 
     digest: str
     size: int
@@ -120,3 +125,154 @@ class ArtifactStore(abc.ABC):
     def local_path(self, digest: str) -> Path | None:
         """The blob's file on this machine, when it has one (used to read without copying)."""
         return None
+
+
+# -- helpers shared by the implementations: folders, manifests and verified restores are store-agnostic
+
+
+def store_dir(store: ArtifactStore, path: str | Path) -> Blob:
+    """Store every file under ``path`` and their manifest; nothing is stored if the folder has a bad link."""
+    files = list_dir_files(path)  # walk everything first, so a refused symlink leaves no orphan blobs
+    entries: dict[str, ManifestEntry] = {}
+    for rel, file in files:
+        blob = store.put_file(file)
+        entries[rel] = ManifestEntry(blob.digest, blob.size)
+    manifest = store.put_bytes(encode_manifest(entries))
+    return Blob(manifest.digest, sum(e.size for e in entries.values()), kind="dir")
+
+
+def restore_dir(store: ArtifactStore, digest: str, dest: str | Path) -> Path:
+    """Recreate the folder of manifest ``digest`` under ``dest``, checking every path before writing any."""
+    dest = Path(dest)
+    targets = manifest_targets(store.read_manifest(digest), dest, digest)
+    missing = sorted({e.digest for _, e in targets if not store.exists(e.digest)})
+    if missing:
+        raise BlobNotFoundError(
+            f"folder {digest} lists {len(missing)} blob(s) missing from {store.root}, "
+            f"first {missing[0]}; run `loopml doctor`."
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for target, entry in targets:
+        store.get_file(entry.digest, target)
+    return dest
+
+
+def list_dir_files(path: str | Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, real file) for each regular file under ``path``, sorted.
+
+    A symlink is read as its target when the target lies inside ``path``; one that resolves outside raises
+    ``PathEscapeError``. Sockets, FIFOs and devices are skipped: they have no content to store.
+    """
+    given = Path(path)
+    if not given.is_dir():
+        raise InvalidArgumentError(f"{given} is not a folder; use put_file for a single file.")
+    base = given.resolve()
+    found: list[tuple[str, Path]] = []
+
+    def walk(real_dir: Path, prefix: str, ancestors: frozenset[Path]) -> None:
+        with os.scandir(real_dir) as it:
+            children = sorted(it, key=lambda e: e.name)
+        for child in children:
+            rel = prefix + child.name
+            real = Path(child.path)
+            if child.is_symlink():
+                real = _link_target(real, given / rel, base)
+            if real.is_dir():
+                if real in ancestors:  # a link back up the tree would be walked forever
+                    raise InvalidArgumentError(f"{given / rel} is a symlink loop; remove it.")
+                walk(real, rel + "/", ancestors | {real})
+            elif real.is_file():
+                found.append((rel, real))
+
+    walk(base, "", frozenset({base}))
+    return found
+
+
+def _link_target(link: Path, shown: Path, base: Path) -> Path:
+    """Where the symlink ``link`` (``shown`` in messages) leads, when that exists inside ``base``."""
+    try:
+        real = link.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: pathlib's report of a symlink loop
+        raise InvalidArgumentError(
+            f"{shown} is a symlink that cannot be resolved ({e}); fix or remove it."
+        ) from None
+    if not real.is_relative_to(base):
+        raise PathEscapeError(
+            f"{shown} is a symlink to {real}, outside the folder {base}; "
+            "copy the target into the folder or remove the link."
+        )
+    if not real.exists():
+        raise InvalidArgumentError(f"{shown} is a broken symlink to {real}; fix or remove it.")
+    return real
+
+
+def manifest_targets(
+    entries: dict[str, ManifestEntry], dest: str | Path, digest: str
+) -> list[tuple[Path, ManifestEntry]]:
+    """Where each manifest entry goes under ``dest``; ``PathEscapeError`` if any would land outside it."""
+    base = Path(dest).resolve()
+    targets: list[tuple[Path, ManifestEntry]] = []
+    for rel, entry in sorted(entries.items()):
+        parts = rel.split("/")
+        native = PurePath(rel)  # on Windows this also catches drives and backslash separators
+        if "\x00" in rel or any(p in ("", ".", "..") for p in parts) or native.anchor or ".." in native.parts:
+            raise _escape(rel, dest, digest)
+        target = base.joinpath(*parts)
+        if not target.resolve().is_relative_to(base):  # e.g. through a symlink already in dest
+            raise _escape(rel, dest, digest)
+        targets.append((target, entry))
+    files = set(entries)
+    for rel in sorted(files):
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in files:
+                raise InvalidArgumentError(
+                    f"manifest {digest} lists {rel!r} inside {'/'.join(parts[:i])!r}, which is a file."
+                )
+    return targets
+
+
+def _escape(rel: str, dest: str | Path, digest: str) -> PathEscapeError:
+    return PathEscapeError(
+        f"manifest {digest} has entry {rel!r}, which is not a relative path inside {dest}; "
+        "refusing to restore it (nothing was written)."
+    )
+
+
+def load_manifest(store: ArtifactStore, digest: str) -> dict[str, ManifestEntry]:
+    """The entries of manifest ``digest`` (verified); ``InvalidArgumentError`` if it is not a manifest."""
+    with store.open(digest) as stream:
+        head = stream.read(CHUNK_SIZE)
+        if not head.lstrip().startswith(b"{"):  # not JSON: don't load a large file blob to find out
+            raise _not_manifest(digest)
+        data = head + stream.read()
+    try:
+        entries = decode_manifest(data)
+    except (KeyError, TypeError, ValueError, AttributeError):  # the format tag is right, the body is not
+        entries = None
+    if entries is None or not all(is_digest(e.digest) for e in entries.values()):
+        raise _not_manifest(digest)
+    return entries
+
+
+def _not_manifest(digest: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"blob {digest} is not a folder manifest; read it as a file instead.")
+
+
+def write_verified(source: BinaryIO, digest: str, dest: str | Path, where: str) -> Path:
+    """Copy ``source`` to ``dest`` via a temporary file beside it, renamed in only if ``digest`` matches."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name[:200]}.{secrets.token_hex(6)}.part")
+    # 0o666 lets the umask decide the restored file's mode, as for any file the user creates
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            actual, _ = copy_and_hash(source, out)
+        if actual != digest:
+            raise integrity_error(digest, actual, where)
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return dest

@@ -1,0 +1,186 @@
+"""Blobs as read-only files in a local folder: ``<root>/objects/ab/cdef...``, written via ``<root>/tmp``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from loopml.artifacts._base import (
+    ArtifactStore,
+    Blob,
+    ManifestEntry,
+    StoredObject,
+    load_manifest,
+    restore_dir,
+    store_dir,
+    write_verified,
+)
+from loopml.artifacts._hashing import (
+    check_digest,
+    copy_and_hash,
+    hash_bytes,
+    integrity_error,
+    is_digest,
+    verifying_stream,
+)
+from loopml.errors import BlobNotFoundError, InvalidArgumentError
+
+_READ_ONLY = 0o444
+
+
+class LocalArtifactStore(ArtifactStore):
+    """A content-addressed store in the folder ``root`` (created if missing)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self._root = Path(root)
+        self.root = str(self._root)
+        self._objects = self._root / "objects"
+        self._tmp = self._root / "tmp"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactStore({self.root!r})"
+
+    # -- writing
+    def put_bytes(self, data: bytes) -> Blob:
+        return self._ingest(io.BytesIO(data))
+
+    def put_stream(self, stream: BinaryIO) -> Blob:
+        return self._ingest(stream)
+
+    def put_file(self, path: str | Path) -> Blob:
+        with open(path, "rb") as f:
+            return self._ingest(f)
+
+    def put_dir(self, path: str | Path) -> Blob:
+        return store_dir(self, path)
+
+    def _ingest(self, stream: BinaryIO) -> Blob:
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".tmp")
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest, size = copy_and_hash(stream, out)
+                out.flush()
+                os.fsync(out.fileno())  # the bytes are on disk before the name that promises them
+            os.chmod(tmp, _READ_ONLY)
+            target = self._path(digest)
+            # a same-size copy is trusted (content is checked on read and by doctor); a short one is replaced
+            if target.is_file() and target.stat().st_size == size:
+                tmp.unlink()
+            else:
+                target.parent.mkdir(exist_ok=True)
+                # atomic; a concurrent writer of the same bytes just renames identical content over it
+                os.replace(tmp, target)
+                _fsync_dir(target.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Blob(digest, size)
+
+    # -- reading (verified)
+    def get_bytes(self, digest: str) -> bytes:
+        with self._open_object(digest) as f:
+            data = f.read()
+        actual = hash_bytes(data)
+        if actual != digest:
+            raise integrity_error(digest, actual, self.root)
+        return data
+
+    def open(self, digest: str) -> BinaryIO:
+        return verifying_stream(self._open_object(digest), digest, self.root)
+
+    def get_file(self, digest: str, dest: str | Path) -> Path:
+        with self._open_object(digest) as f:
+            return write_verified(f, digest, dest, self.root)
+
+    def get_dir(self, digest: str, dest: str | Path) -> Path:
+        return restore_dir(self, digest, dest)
+
+    def read_manifest(self, digest: str) -> dict[str, ManifestEntry]:
+        return load_manifest(self, digest)
+
+    # -- housekeeping
+    def exists(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def verify(self, digest: str) -> bool:
+        try:
+            with self._open_object(digest) as f:
+                return copy_and_hash(f)[0] == digest
+        except BlobNotFoundError:
+            return False
+
+    def delete(self, digest: str) -> None:
+        path = self._path(digest)
+        try:
+            path.unlink(missing_ok=True)
+        except PermissionError:  # Windows refuses to delete read-only files
+            path.chmod(stat.S_IWRITE | stat.S_IREAD)
+            path.unlink(missing_ok=True)
+        # the fan-out folder stays: removing it could race a writer about to rename into it
+
+    def iter_objects(self) -> Iterator[StoredObject]:
+        for fan in sorted(self._objects.iterdir()):
+            if not fan.is_dir():
+                continue
+            for entry in sorted(fan.iterdir()):
+                digest = fan.name + entry.name
+                if not is_digest(digest):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:  # deleted while we listed
+                    continue
+                yield StoredObject(digest, st.st_size, datetime.fromtimestamp(st.st_mtime, tz=UTC))
+
+    def local_path(self, digest: str) -> Path | None:
+        path = self._path(digest)
+        return path if path.is_file() else None
+
+    def clean_tmp(self, older_than: float) -> int:
+        """Remove temporary files last written ``older_than`` seconds ago or more (left by killed writers)."""
+        if not older_than >= 0:
+            raise InvalidArgumentError(f"older_than={older_than!r} must be a number of seconds >= 0.")
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in self._tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # a writer may finish and rename it meanwhile
+                if entry.is_file() and entry.stat().st_mtime <= cutoff:
+                    entry.unlink()
+                    removed += 1
+        return removed
+
+    # -- internals
+    def _path(self, digest: str) -> Path:
+        check_digest(digest)
+        return self._objects / digest[:2] / digest[2:]
+
+    def _open_object(self, digest: str) -> io.BufferedReader:
+        try:
+            return open(self._path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"no blob {digest} in the artifact store at {self.root}.") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable; only POSIX can open a folder for this."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["LocalArtifactStore"]
