@@ -26,18 +26,7 @@ def require_postgres() -> str:
     url = postgres_base_url()
     if _postgres_status is None:
         try:
-            import psycopg
-            from sqlalchemy.engine import make_url
-
-            u = make_url(url)
-            with psycopg.connect(
-                host=u.host,
-                port=u.port or 5432,
-                user=u.username,
-                password=u.password,
-                dbname=u.database,
-                connect_timeout=3,
-            ):
+            with _psycopg_conn(url, connect_timeout=3):
                 pass
             _postgres_status = (True, "")
         except Exception as exc:
@@ -50,7 +39,7 @@ def require_postgres() -> str:
     return url
 
 
-def _psycopg_conn(url: str):  # type: ignore[no-untyped-def]
+def _psycopg_conn(url: str, connect_timeout: int = 10):  # type: ignore[no-untyped-def]
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -62,6 +51,7 @@ def _psycopg_conn(url: str):  # type: ignore[no-untyped-def]
         password=u.password,
         dbname=u.database,
         autocommit=True,
+        connect_timeout=connect_timeout,
     )
 
 

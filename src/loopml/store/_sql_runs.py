@@ -6,6 +6,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -122,20 +123,21 @@ class SqlRunRepository:
         tags: Mapping[str, str] | None = None,
     ) -> Run:
         run_id = uuid.uuid4().hex
-        name = name or f"run-{run_id[:8]}"
-        row = dict(
+        run = Run(
             id=run_id,
             experiment_id=experiment_id,
-            name=name,
-            status=RunStatus.RUNNING.value,
+            experiment_name="",
+            name=name or f"run-{run_id[:8]}",
+            status=RunStatus.RUNNING,
             start_ms=start_ms,
             end_ms=None,
             parent_id=parent_id,
-            user_name=user,
+            user=user,
             git_commit=git_commit,
             git_dirty=git_dirty,
             entry_point=entry_point,
             error=None,
+            tags=dict(tags or {}),
         )
 
         def insert(conn: Connection) -> str:
@@ -149,30 +151,14 @@ class SqlRunRepository:
                 and not conn.execute(select(t.runs.c.id).where(t.runs.c.id == parent_id)).first()
             ):
                 raise NotFoundError(f"No parent run with id {parent_id!r}.")
-            conn.execute(t.runs.insert(), row)
+            conn.execute(t.runs.insert(), _run_row(run))
             if tags:
                 conn.execute(
                     t.tags.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
                 )
             return str(exp)
 
-        exp_name = self._store.write(insert)
-        return Run(
-            id=run_id,
-            experiment_id=experiment_id,
-            experiment_name=exp_name,
-            name=name,
-            status=RunStatus.RUNNING,
-            start_ms=start_ms,
-            end_ms=None,
-            parent_id=parent_id,
-            user=user,
-            git_commit=git_commit,
-            git_dirty=git_dirty,
-            entry_point=entry_point,
-            error=None,
-            tags=dict(tags or {}),
-        )
+        return replace(run, experiment_name=self._store.write(insert))
 
     def end_run(self, run_id: str, status: RunStatus, end_ms: int, error: str | None = None) -> None:
         def update(conn: Connection) -> None:
@@ -253,25 +239,7 @@ class SqlRunRepository:
                     ):
                         artifacts[a.run_id].append(Artifact(a.path, a.digest, a.size, a.kind, a.created_ms))
         return [
-            Run(
-                id=row.id,
-                experiment_id=row.experiment_id,
-                experiment_name=row.experiment_name,
-                name=row.name,
-                status=RunStatus(row.status),
-                start_ms=row.start_ms,
-                end_ms=row.end_ms,
-                parent_id=row.parent_id,
-                user=row.user_name,
-                git_commit=row.git_commit,
-                git_dirty=row.git_dirty,
-                entry_point=row.entry_point,
-                error=row.error,
-                params=params[i],
-                tags=tags[i],
-                metrics=metrics[i],
-                artifacts=artifacts[i],
-            )
+            _run_from_row(row, params[i], tags[i], metrics[i], artifacts[i])
             for i in ids
             if (row := rows.get(i)) is not None  # a run deleted meanwhile is left out
         ]
@@ -421,6 +389,52 @@ class SqlRunRepository:
     def _require_run(conn: Connection, run_id: str) -> None:
         if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
             raise NotFoundError(f"No run with id {run_id!r}. Find runs with `loopml runs ls`.")
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    """The ``runs`` table row of a run (its params, tags, metrics and artifacts live in other tables)."""
+    return {
+        "id": run.id,
+        "experiment_id": run.experiment_id,
+        "name": run.name,
+        "status": run.status.value,
+        "start_ms": run.start_ms,
+        "end_ms": run.end_ms,
+        "parent_id": run.parent_id,
+        "user_name": run.user,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "entry_point": run.entry_point,
+        "error": run.error,
+    }
+
+
+def _run_from_row(
+    row: Any,
+    params: dict[str, str],
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    artifacts: list[Artifact],
+) -> Run:
+    return Run(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        experiment_name=row.experiment_name,
+        name=row.name,
+        status=RunStatus(row.status),
+        start_ms=row.start_ms,
+        end_ms=row.end_ms,
+        parent_id=row.parent_id,
+        user=row.user_name,
+        git_commit=row.git_commit,
+        git_dirty=row.git_dirty,
+        entry_point=row.entry_point,
+        error=row.error,
+        params=params,
+        tags=tags,
+        metrics=metrics,
+        artifacts=artifacts,
+    )
 
 
 # -- filter compilation
