@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -190,7 +191,7 @@ class SqlRunRepository:
             raise InvalidArgumentError("limit and offset must not be negative.")
         expr = parse_filter(filter)
         orders = parse_order_by(order_by)
-        query = select(t.runs.c.id)
+        query = _select_runs()
         if experiment_ids is not None:
             query = query.where(t.runs.c.experiment_id.in_(list(experiment_ids)))
         if expr is not None:
@@ -198,50 +199,69 @@ class SqlRunRepository:
         query, order_cols = _apply_order(query, orders)
         query = query.order_by(*order_cols, t.runs.c.start_ms.desc(), t.runs.c.id).limit(limit).offset(offset)
         with self._store.read() as conn:
-            ids = [r[0] for r in conn.execute(query)]
-        return self._load_runs(ids)
+            return self._with_details(conn, conn.execute(query).all())
 
     def _load_runs(self, ids: Sequence[str], with_artifacts: bool = False) -> list[Run]:
-        """Load runs with their params, tags and latest metrics, in the order of ``ids``."""
-        if not ids:
-            return []
-        rows: dict[str, Any] = {}  # run id -> its row
+        """Load runs with their details, in the order of ``ids`` (a run deleted meanwhile is left out)."""
+        rows: dict[str, Any] = {}
+        with self._store.read() as conn:
+            for chunk in _chunks(ids):
+                rows.update((row[0], row) for row in conn.execute(_BY_IDS, {"ids": chunk}))
+            return self._with_details(conn, [rows[i] for i in ids if i in rows], with_artifacts)
+
+    @staticmethod
+    def _with_details(conn: Connection, rows: Sequence[Any], with_artifacts: bool = False) -> list[Run]:
+        """Runs from rows of ``_select_runs()``, with their params, tags, latest metrics (and artifacts)."""
+        ids = [row[0] for row in rows]
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         artifacts: dict[str, list[Artifact]] = {i: [] for i in ids}
-        r, e = t.runs.c, t.experiments.c
-        with self._store.read() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = list(ids[start : start + _CHUNK])
-                for found in conn.execute(
-                    select(t.runs, e.name.label("experiment_name"))
-                    .join(t.experiments, e.id == r.experiment_id)
-                    .where(r.id.in_(chunk))
-                ):
-                    rows[found.id] = found
-                for p in conn.execute(
-                    select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
-                        t.params.c.run_id.in_(chunk)
-                    )
-                ):
-                    params[p.run_id][p.key] = p.value
-                for g in conn.execute(select(t.tags).where(t.tags.c.run_id.in_(chunk))):
-                    tags[g.run_id][g.key] = g.value
-                lm = t.latest_metrics.c
-                for m in conn.execute(select(lm.run_id, lm.key, lm.value).where(lm.run_id.in_(chunk))):
-                    metrics[m.run_id][m.key] = math.nan if m.value is None else m.value
-                if with_artifacts:
-                    for a in conn.execute(
-                        select(t.run_artifacts)
-                        .where(t.run_artifacts.c.run_id.in_(chunk))
-                        .order_by(t.run_artifacts.c.path)
-                    ):
-                        artifacts[a.run_id].append(Artifact(a.path, a.digest, a.size, a.kind, a.created_ms))
+        for chunk in _chunks(ids):
+            for run_id, key, value in conn.execute(_PARAMS_BY_IDS, {"ids": chunk}):
+                params[run_id][key] = value
+            for run_id, key, value in conn.execute(_TAGS_BY_IDS, {"ids": chunk}):
+                tags[run_id][key] = value
+            for run_id, key, number in conn.execute(_METRICS_BY_IDS, {"ids": chunk}):
+                metrics[run_id][key] = math.nan if number is None else number
+            if with_artifacts:
+                for run_id, *fields in conn.execute(_ARTIFACTS_BY_IDS, {"ids": chunk}):
+                    artifacts[run_id].append(Artifact(*fields))
         return [
-            _run_from_row(row, params[i], tags[i], metrics[i], artifacts[i])
-            for i in ids
-            if (row := rows.get(i)) is not None  # a run deleted meanwhile is left out
+            Run(
+                id=i,
+                experiment_id=exp_id,
+                experiment_name=exp_name,
+                name=name,
+                status=RunStatus(status),
+                start_ms=start_ms,
+                end_ms=end_ms,
+                parent_id=parent_id,
+                user=user,
+                git_commit=commit,
+                git_dirty=dirty,
+                entry_point=entry_point,
+                error=error,
+                params=params[i],
+                tags=tags[i],
+                metrics=metrics[i],
+                artifacts=artifacts[i],
+            )
+            for (
+                i,
+                exp_id,
+                exp_name,
+                name,
+                status,
+                start_ms,
+                end_ms,
+                parent_id,
+                user,
+                commit,
+                dirty,
+                entry_point,
+                error,
+            ) in rows
         ]
 
     # -- what runs record
@@ -409,32 +429,35 @@ def _run_row(run: Run) -> dict[str, Any]:
     }
 
 
-def _run_from_row(
-    row: Any,
-    params: dict[str, str],
-    tags: dict[str, str],
-    metrics: dict[str, float],
-    artifacts: list[Artifact],
-) -> Run:
-    return Run(
-        id=row.id,
-        experiment_id=row.experiment_id,
-        experiment_name=row.experiment_name,
-        name=row.name,
-        status=RunStatus(row.status),
-        start_ms=row.start_ms,
-        end_ms=row.end_ms,
-        parent_id=row.parent_id,
-        user=row.user_name,
-        git_commit=row.git_commit,
-        git_dirty=row.git_dirty,
-        entry_point=row.entry_point,
-        error=row.error,
-        params=params,
-        tags=tags,
-        metrics=metrics,
-        artifacts=artifacts,
-    )
+def _select_runs() -> Any:
+    """Run rows with their experiment's name, columns in the order of ``Run``'s fields."""
+    r = t.runs.c
+    return select(
+        r.id, r.experiment_id, t.experiments.c.name, r.name, r.status, r.start_ms, r.end_ms, r.parent_id,
+        r.user_name, r.git_commit, r.git_dirty, r.entry_point, r.error,
+    ).join(t.experiments, t.experiments.c.id == r.experiment_id)  # fmt: skip
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+# Compiled once and cached by SQLAlchemy: an expanding IN takes any number of ids.
+_IDS: Any = bindparam("ids", expanding=True)
+_BY_IDS = _select_runs().where(t.runs.c.id.in_(_IDS))
+_PARAMS_BY_IDS = select(t.params.c.run_id, t.params.c.key, t.params.c.value).where(
+    t.params.c.run_id.in_(_IDS)
+)
+_TAGS_BY_IDS = select(t.tags.c.run_id, t.tags.c.key, t.tags.c.value).where(t.tags.c.run_id.in_(_IDS))
+_METRICS_BY_IDS = select(t.latest_metrics.c.run_id, t.latest_metrics.c.key, t.latest_metrics.c.value).where(
+    t.latest_metrics.c.run_id.in_(_IDS)
+)
+_ARTIFACTS_BY_IDS = (
+    select(*(t.run_artifacts.c[k] for k in ("run_id", "path", "digest", "size", "kind", "created_ms")))
+    .where(t.run_artifacts.c.run_id.in_(_IDS))
+    .order_by(t.run_artifacts.c.path)
+)
 
 
 # -- filter compilation
