@@ -60,7 +60,10 @@ def decode_manifest(data: bytes) -> dict[str, ManifestEntry] | None:
         return None
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         return None
-    return {path: ManifestEntry(v["digest"], int(v["size"])) for path, v in doc["files"].items()}
+    try:
+        return {path: ManifestEntry(v["digest"], int(v["size"])) for path, v in doc["files"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):  # the format tag is right, the body is not
+        return None
 
 
 class ArtifactStore(abc.ABC):
@@ -246,10 +249,7 @@ def load_manifest(store: ArtifactStore, digest: str) -> dict[str, ManifestEntry]
         if not head.lstrip().startswith(b"{"):  # not JSON: don't load a large file blob to find out
             raise _not_manifest(digest)
         data = head + stream.read()
-    try:
-        entries = decode_manifest(data)
-    except (KeyError, TypeError, ValueError, AttributeError):  # the format tag is right, the body is not
-        entries = None
+    entries = decode_manifest(data)
     if entries is None or not all(is_digest(e.digest) for e in entries.values()):
         raise _not_manifest(digest)
     return entries
