@@ -47,11 +47,14 @@ _EXPORTS: dict[str, str] = {
     **{name: "loopml.store" for name in ("Experiment", "Metric", "Run", "RunStatus", "SqlStore")},
     **{name: "loopml.artifacts" for name in ("LocalArtifactStore", "MemoryArtifactStore")},
     "Settings": "loopml.config",
+    "DatasetVersion": "loopml.store",
+    "data": "loopml.data",
     "errors": "loopml.errors",
 }
 
 __all__ = [
     "ActiveRun",
+    "DatasetVersion",
     "Experiment",
     "LocalArtifactStore",
     "MemoryArtifactStore",
@@ -64,6 +67,7 @@ __all__ = [
     "__version__",
     "active_run",
     "configure",
+    "data",
     "download_artifact",
     "end_run",
     "errors",
@@ -100,10 +104,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from loopml import errors
+    from loopml import data, errors
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
-    from loopml.store import Experiment, Metric, Run, RunStatus, SqlStore
+    from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,
         TrackingClient,

@@ -165,4 +165,10 @@ def test_demo_trains_tracks_and_leaves_a_healthy_store() -> None:
         assert 0.5 < run.metrics["test_roc_auc"] <= 1.0
         assert {a.path for a in lm.get_run(run.id).artifacts} >= {"model/model.joblib"}
     assert "Best:" in out
+    sensors = lm.data.get("demo-sensors@latest")
+    assert sensors.num_rows == 6000
+    for run in runs:
+        assert [(v.id, d) for v, d in get_client().store.datasets.run_datasets(run.id)] == [
+            (sensors.id, "input")
+        ]
     assert invoke("doctor")[0] == 0

@@ -1,6 +1,6 @@
 """The ``loopml`` command line."""
 
-from loopml.cli import _demo, _maintenance, _runs  # noqa: F401  (each registers its commands)
+from loopml.cli import _data, _demo, _maintenance, _runs  # noqa: F401  (each registers its commands)
 from loopml.cli._app import app
 
 

@@ -1,7 +1,8 @@
 """``loopml demo``: real work on generated data, end to end, in well under two minutes on 2 cores.
 
-Today it trains two failure predictors on generated sensor data inside tracked runs (params, per-fold
-metrics, a model and its feature importances as artifacts) and compares them with a metric search.
+Today it stores generated sensor data as a dataset version, trains two failure predictors on it inside
+tracked runs that record it as their input (params, per-fold metrics, a model and its feature importances as
+artifacts), and compares them with a metric search.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from loopml.cli._app import app
 from loopml.cli._output import console, err_console, fmt_number, table
 
 EXPERIMENT = "demo-failure-prediction"
+DATASET = "demo-sensors"
 SENSORS = ("temperature", "vibration", "pressure", "rpm", "voltage", "current", "humidity", "torque")
 
 
@@ -43,7 +45,7 @@ def make_sensor_data(n_rows: int = 6000, seed: int = 7) -> Any:
     return frame
 
 
-def _train(name: str, estimator: Any, params: dict[str, Any], data: Any, quiet: bool) -> str:
+def _train(name: str, estimator: Any, params: dict[str, Any], data_ref: str, quiet: bool) -> str:
     import joblib
     import numpy as np
     from sklearn.base import clone
@@ -52,12 +54,13 @@ def _train(name: str, estimator: Any, params: dict[str, Any], data: Any, quiet: 
 
     import loopml as lm
 
-    features = data.drop(columns=["machine_id", "failure"])
-    target = data["failure"].to_numpy()
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=0.25, stratify=target, random_state=0
-    )
     with lm.start_run(experiment=EXPERIMENT, name=name, tags={"model_family": name.split("-")[0]}) as run:
+        data = lm.data.load(data_ref)  # recorded as the run's input
+        features = data.drop(columns=["machine_id", "failure"])
+        target = data["failure"].to_numpy()
+        x_train, x_test, y_train, y_test = train_test_split(
+            features, target, test_size=0.25, stratify=target, random_state=0
+        )
         lm.log_params({**params, "n_rows": len(data), "n_features": features.shape[1], "cv_folds": 5})
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
         scores = []
@@ -114,8 +117,12 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
         f"[bold]loopml demo[/]: metadata in {settings.database_url}, blobs in {settings.artifact_root}"
     )
     data = make_sensor_data()
+    sensors = lm.data.add(
+        DATASET, data, description="Generated readings of 50 machines; failure is the label."
+    )
     console.print(
-        f"Generated {len(data):,} sensor readings from 50 machines ({data['failure'].mean():.0%} fail)."
+        f"Generated {len(data):,} sensor readings from 50 machines ({data['failure'].mean():.0%} fail), "
+        f"stored as dataset version [bold]{sensors.ref}[/] ({sensors.digest[:12]})."
     )
     rf_params = {"model": "random_forest", "n_estimators": 150, "max_depth": 10}
     gb_params = {"model": "hist_gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
@@ -124,14 +131,14 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
             "rf-baseline",
             RandomForestClassifier(n_estimators=150, max_depth=10, n_jobs=-1, random_state=0),
             rf_params,
-            data,
+            sensors.ref,
             quiet,
         ),
         _train(
             "gbm-challenger",
             HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=0),
             gb_params,
-            data,
+            sensors.ref,
             quiet,
         ),
     ]

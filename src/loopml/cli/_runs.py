@@ -112,9 +112,11 @@ def runs_show(
     run_id: str = typer.Argument(..., help="A run id or a unique prefix."), as_json: bool = JSON
 ) -> None:
     """Show one run: attributes, params, metrics, tags and artifacts."""
-    run = resolve_run(get_client(), run_id)
+    client = get_client()
+    run = resolve_run(client, run_id)
+    datasets = client.store.datasets.run_datasets(run.id)
     if as_json:
-        print_json(run_dict(run))
+        print_json({**run_dict(run), "datasets": [{"ref": v.ref, "direction": d} for v, d in datasets]})
         return
     status_color = {"FINISHED": "green", "FAILED": "red", "RUNNING": "yellow"}.get(run.status.value, "white")
     console.print(f"[bold]{run.name}[/]  [dim]{run.id}[/]  [{status_color}]{run.status.value}[/]")
@@ -142,6 +144,12 @@ def runs_show(
             "Artifacts",
             ["Path", "Kind", "Size", "Digest"],
             [(a.path, a.kind, fmt_bytes(a.size), a.digest[:16]) for a in run.artifacts],
+        )
+    if datasets:
+        table(
+            "Datasets",
+            ["Dataset", "Used as", "Rows", "Digest"],
+            [(v.ref, d, f"{v.num_rows:,}", v.digest[:16]) for v, d in datasets],
         )
     if run.error:
         console.print("[bold red]Error[/]")

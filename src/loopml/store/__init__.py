@@ -1,8 +1,11 @@
 """The metadata Store: experiments, runs and (later) every other entity, on SQLite or PostgreSQL."""
 
-from loopml.store._base import RunRepository, Store
+from loopml.store._base import DatasetRepository, RunRepository, Store
 from loopml.store._entities import (
     Artifact,
+    Dataset,
+    DatasetStatus,
+    DatasetVersion,
     Experiment,
     Metric,
     MetricRecord,
@@ -14,6 +17,10 @@ from loopml.store._sql import HEAD, REVISIONS, SqlStore
 
 __all__ = [
     "Artifact",
+    "Dataset",
+    "DatasetRepository",
+    "DatasetStatus",
+    "DatasetVersion",
     "Experiment",
     "HEAD",
     "Metric",

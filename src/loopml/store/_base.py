@@ -1,6 +1,7 @@
 """The metadata Store: one small repository per entity family.
 
-``store.runs`` holds experiments and runs (params, tags, metrics, artifacts). Later layers add their own
+``store.runs`` holds experiments and runs (params, tags, metrics, artifacts); ``store.datasets`` the
+dataset versions, their tags, and which runs read or wrote them. Later layers add their own
 repositories (``store.datasets``, ``store.models``, ...) next to it. Every implementation passes the contract
 suite in ``tests/store``.
 """
@@ -8,9 +9,19 @@ suite in ``tests/store``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from loopml.store._entities import Artifact, Experiment, Metric, MetricRecord, Run, RunStatus
+from loopml.store._entities import (
+    Artifact,
+    Dataset,
+    DatasetStatus,
+    DatasetVersion,
+    Experiment,
+    Metric,
+    MetricRecord,
+    Run,
+    RunStatus,
+)
 
 
 class RunRepository(Protocol):
@@ -64,11 +75,44 @@ class RunRepository(Protocol):
     def referenced_digests(self) -> Iterator[str]: ...
 
 
+class DatasetRepository(Protocol):
+    def add_version(
+        self,
+        name: str,
+        *,
+        digest: str,
+        kind: str,
+        num_rows: int,
+        num_bytes: int,
+        schema: dict[str, Any],
+        status: DatasetStatus,
+        description: str,
+        environment: dict[str, str],
+        created_ms: int,
+        tags: Sequence[str] = (),
+    ) -> tuple[DatasetVersion, bool]:
+        """Record a version (the same digest again returns the existing one); also says whether it is new."""
+        ...
+
+    def set_tag(self, name: str, tag: str, version: int) -> DatasetVersion: ...
+    def link_run(self, run_id: str, version_id: str, direction: str) -> None: ...
+    def get_dataset(self, name: str) -> Dataset: ...
+    def get_version(self, name: str, version: int) -> DatasetVersion: ...
+    def get_latest(self, name: str) -> DatasetVersion: ...
+    def get_tagged(self, name: str, tag: str) -> DatasetVersion: ...
+    def list_datasets(self) -> list[tuple[Dataset, int]]: ...
+    def list_versions(self, name: str) -> list[DatasetVersion]: ...
+    def run_datasets(self, run_id: str) -> list[tuple[DatasetVersion, str]]: ...
+    def referenced_digests(self) -> Iterator[str]: ...
+
+
 class Store(Protocol):
     """Everything loopml knows about, except blob bytes (those live in an ArtifactStore)."""
 
     @property
     def runs(self) -> RunRepository: ...
+    @property
+    def datasets(self) -> DatasetRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -106,4 +107,53 @@ run_artifacts = Table(
     Column("kind", String(8), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_run_artifacts_digest", "digest"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+# One row per distinct content of a dataset: ``digest`` addresses a Parquet file (kind "file") or a manifest
+# of Parquet files (kind "dir") in the blob store.
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("num_bytes", BigInteger, nullable=False),
+    Column("schema_json", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("environment_json", Text, nullable=False),  # loopml and library versions that wrote it
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
+    UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
+    Index("ix_dataset_versions_digest", "digest"),
+)
+
+# A tag names one version of a dataset and moves when set on another (``sensors@prod``).
+dataset_tags = Table(
+    "dataset_tags",
+    metadata,
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("version_id", String(32), ForeignKey("dataset_versions.id"), nullable=False),
+)
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("version_id", String(32), ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("direction", String(8), primary_key=True),  # "input" or "output"
+    Index("ix_run_datasets_version", "version_id"),
 )

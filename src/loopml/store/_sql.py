@@ -18,10 +18,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
+from loopml.store._sql_datasets import SqlDatasetRepository
 from loopml.store._sql_runs import SqlRunRepository
 
 # Every migration under migrations/versions, oldest first; tests check this against Alembic's own view.
-REVISIONS: tuple[str, ...] = ("0001", "0002")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 _MIGRATION_LOCK_KEY = 0x6C6F6F706D6C  # "loopml": serialises migrations on PostgreSQL
 
@@ -39,6 +40,7 @@ class SqlStore:
         self.engine = _create_engine(self._url.render_as_string(hide_password=False), busy_timeout)
         self._check_schema(migrate)
         self.runs = SqlRunRepository(self)
+        self.datasets = SqlDatasetRepository(self)
 
     @property
     def url(self) -> str:
@@ -102,6 +104,7 @@ class SqlStore:
 
     def referenced_digests(self) -> Iterator[str]:
         yield from self.runs.referenced_digests()
+        yield from self.datasets.referenced_digests()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,125 @@
+"""``loopml data ...``: add, list and show dataset versions."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from loopml.cli._app import app, new_app
+from loopml.cli._output import console, err_console, fmt_bytes, fmt_time, print_json, table
+from loopml.store import DatasetVersion
+
+data_app = new_app("Datasets: versioned, content-addressed data with schemas.")
+app.add_typer(data_app, name="data")
+
+JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def version_dict(v: DatasetVersion) -> dict[str, Any]:
+    data = asdict(v)
+    data["ref"] = v.ref
+    data["status"] = v.status.value
+    data["created_at"] = v.created_at
+    data["tags"] = list(v.tags)
+    return data
+
+
+@data_app.command("add")
+def data_add(
+    name: str = typer.Argument(..., help="Dataset name, e.g. sensors."),
+    path: Path = typer.Argument(..., help="A .parquet or .csv file, or a folder of Parquet files."),
+    description: str = typer.Option("", "--description", "-d", help="What this data is."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Tag this version (repeatable)."),
+    as_json: bool = JSON,
+) -> None:
+    """Add a file or folder as the next version of a dataset (unchanged content keeps its version)."""
+    from loopml import data
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", data.SchemaChangeWarning)
+        version = data.add(name, path, description=description, tags=tag or ())
+    if as_json:
+        print_json(version_dict(version))
+        return
+    console.print(
+        f"[bold]{version.ref}[/]  {version.num_rows:,} rows, {fmt_bytes(version.num_bytes)}, "
+        f"digest {version.digest[:16]}" + (f", tags {', '.join(version.tags)}" if version.tags else "")
+    )
+    for warning in caught:
+        err_console.print(f"[yellow]note:[/] {warning.message}", highlight=False)
+
+
+@data_app.command("ls")
+def data_ls(as_json: bool = JSON) -> None:
+    """List datasets with their number of versions."""
+    from loopml.tracking import get_client
+
+    rows = get_client().store.datasets.list_datasets()
+    if as_json:
+        print_json([{**asdict(d), "versions": n} for d, n in rows])
+        return
+    table(
+        "Datasets",
+        ["Name", "Versions", "Created", "Description"],
+        [(d.name, n, fmt_time(d.created_ms), d.description) for d, n in rows],
+    )
+
+
+@data_app.command("show")
+def data_show(
+    ref: str = typer.Argument(..., help="sensors (all versions), sensors:3, sensors@latest or sensors@tag."),
+    as_json: bool = JSON,
+) -> None:
+    """Show a dataset's versions, or one version with its schema."""
+    from loopml import data
+
+    if ":" not in ref and "@" not in ref:
+        versions = data.versions(ref)
+        if as_json:
+            print_json([version_dict(v) for v in versions])
+            return
+        table(
+            f"Dataset {ref}",
+            ["Version", "Rows", "Size", "Status", "Tags", "Created", "Digest"],
+            [
+                (
+                    v.version,
+                    f"{v.num_rows:,}",
+                    fmt_bytes(v.num_bytes),
+                    v.status.value,
+                    ", ".join(v.tags),
+                    fmt_time(v.created_ms),
+                    v.digest[:16],
+                )
+                for v in versions
+            ],
+        )
+        return
+    version = data.get(ref)
+    if as_json:
+        print_json(version_dict(version))
+        return
+    console.print(
+        f"[bold]{version.ref}[/]  {version.num_rows:,} rows, {fmt_bytes(version.num_bytes)}, "
+        f"{version.status.value}, digest {version.digest}"
+    )
+    columns = version.schema.get("columns", [])
+    table(
+        "Schema",
+        ["Column", "Type", "Nulls", "Range", "Categories"],
+        [
+            (
+                c["name"],
+                c["type"],
+                c["null_count"],
+                f"{c['min']} … {c['max']}" if "min" in c else "",
+                ", ".join(map(str, c.get("categories", [])[:8]))
+                + (" …" if len(c.get("categories", [])) > 8 else ""),
+            )
+            for c in columns
+        ],
+    )

@@ -1,0 +1,149 @@
+"""``lm.data``: add, load and tag dataset versions; inside a run, what it reads and writes is recorded."""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loopml._version import __version__
+from loopml.data._refs import DatasetRef, check_name, parse_ref
+from loopml.data._schema import schema_changes
+from loopml.data._sources import ingest, parquet_files
+from loopml.store import DatasetStatus, DatasetVersion
+from loopml.tracking import TrackingClient, active_run, get_client
+
+
+class SchemaChangeWarning(UserWarning):
+    """A new version's columns differ from the previous version's."""
+
+
+def _environment() -> dict[str, str]:
+    import pandas
+    import pyarrow
+
+    return {
+        "loopml": __version__,
+        "python": platform.python_version(),
+        "pyarrow": pyarrow.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def add(
+    name: str,
+    source: Any,
+    *,
+    description: str = "",
+    tags: Sequence[str] = (),
+    client: TrackingClient | None = None,
+) -> DatasetVersion:
+    """Store ``source`` as the next version of dataset ``name`` (identical content returns the existing one).
+
+    ``source`` is a pandas DataFrame, a PyArrow table, a .parquet or .csv file, or a folder of Parquet files.
+    ``tags`` name this version (``sensors@prod``) and move here from any older version. Inside a run, the
+    version is recorded as the run's output.
+    """
+    check_name(name)
+    tags = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
+    if "latest" in tags:
+        raise_reserved()
+    client = client or get_client()
+    previous = _newest(client, name)
+    ingested = ingest(source, client.artifacts)
+    version, created = client.store.datasets.add_version(
+        name,
+        digest=ingested.blob.digest,
+        kind=ingested.blob.kind,
+        num_rows=ingested.num_rows,
+        num_bytes=ingested.blob.size,
+        schema=ingested.schema,
+        status=DatasetStatus.OK,
+        description=description,
+        environment=_environment(),
+        created_ms=client.now_ms(),
+        tags=tags,
+    )
+    if created and previous is not None:
+        changes = schema_changes(previous.schema, version.schema)
+        if changes:
+            warnings.warn(
+                f"{version.ref} has another schema than {previous.ref}: {'; '.join(changes)}.",
+                SchemaChangeWarning,
+                stacklevel=2,
+            )
+    _record(client, version, "output")
+    return version
+
+
+def raise_reserved() -> None:
+    from loopml.errors import InvalidArgumentError
+
+    raise InvalidArgumentError("'latest' is not a tag you can set: it always means the newest good version.")
+
+
+def _newest(client: TrackingClient, name: str) -> DatasetVersion | None:
+    from loopml.errors import NotFoundError
+
+    try:
+        versions = client.store.datasets.list_versions(name)
+    except NotFoundError:
+        return None
+    return versions[-1] if versions else None
+
+
+def get(ref: str | DatasetRef, client: TrackingClient | None = None) -> DatasetVersion:
+    """The version a reference names: ``sensors`` or ``sensors@latest``, ``sensors:3``, ``sensors@prod``."""
+    client = client or get_client()
+    parsed = ref if isinstance(ref, DatasetRef) else parse_ref(ref)
+    repo = client.store.datasets
+    if parsed.version is not None:
+        return repo.get_version(parsed.name, parsed.version)
+    if parsed.tag == "latest":
+        return repo.get_latest(parsed.name)
+    return repo.get_tagged(parsed.name, parsed.tag)
+
+
+def load(
+    ref: str | DatasetRef | DatasetVersion,
+    *,
+    columns: Sequence[str] | None = None,
+    as_arrow: bool = False,
+    client: TrackingClient | None = None,
+) -> Any:
+    """Read a version (verified against its digest) as a DataFrame, or an Arrow table with ``as_arrow``.
+
+    Inside a run, the version is recorded as the run's input.
+    """
+    import pyarrow.parquet as pq
+
+    client = client or get_client()
+    version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
+    with tempfile.TemporaryDirectory(prefix="loopml-load-") as tmp:
+        files = parquet_files(client.artifacts, version.digest, version.kind, Path(tmp))
+        table = pq.ParquetDataset([str(f) for f in files]).read(columns=list(columns) if columns else None)
+    _record(client, version, "input")
+    return table if as_arrow else table.to_pandas()
+
+
+def tag(ref: str, tag_name: str, client: TrackingClient | None = None) -> DatasetVersion:
+    """Point ``tag_name`` at the version ``ref`` names (moving it from any other version)."""
+    client = client or get_client()
+    check_name(tag_name, "tag")
+    if tag_name == "latest":
+        raise_reserved()
+    version = get(ref, client)
+    return client.store.datasets.set_tag(version.name, tag_name, version.version)
+
+
+def versions(name: str, client: TrackingClient | None = None) -> list[DatasetVersion]:
+    return (client or get_client()).store.datasets.list_versions(check_name(name))
+
+
+def _record(client: TrackingClient, version: DatasetVersion, direction: str) -> None:
+    run = active_run()
+    if run is not None and run.client is client:
+        client.store.datasets.link_run(run.id, version.id, direction)

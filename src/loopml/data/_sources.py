@@ -1,0 +1,222 @@
+"""Turning what a user hands to ``lm.data.add`` into Parquet in the blob store, read in record batches.
+
+A Parquet file is stored as it is (not re-encoded); a folder of Parquet files as a manifest of them;
+a CSV file is converted batch by batch; a DataFrame or an Arrow table is written once. Every source is
+checked before anything is stored, so a bad one leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loopml.artifacts import ArtifactStore, Blob
+from loopml.data._schema import SchemaBuilder
+from loopml.errors import BlobNotFoundError, IntegrityError, InvalidArgumentError, NotFoundError
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
+BATCH_ROWS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Ingested:
+    blob: Blob
+    num_rows: int
+    schema: dict[str, Any]
+
+
+def ingest(source: Any, artifacts: ArtifactStore) -> Ingested:
+    """Check ``source``, store it as Parquet, and describe its schema."""
+    if isinstance(source, pa.Table):
+        return _ingest_table(source, artifacts)
+    if _is_dataframe(source):
+        return _ingest_table(_frame_to_table(source), artifacts)
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise NotFoundError(f"No file or folder at {str(source)!r}.")
+        if path.is_dir():
+            return _ingest_folder(path, artifacts)
+        name = path.name.lower()
+        if name.endswith(PARQUET_SUFFIXES):
+            return _ingest_parquet_file(path, artifacts)
+        if name.endswith(CSV_SUFFIXES):
+            return _ingest_csv(path, artifacts)
+        raise InvalidArgumentError(
+            f"{path.name}: loopml reads .parquet and .csv files; convert it or pass a DataFrame."
+        )
+    raise InvalidArgumentError(
+        f"Cannot add a {type(source).__name__}: pass a pandas DataFrame, a PyArrow table, a .parquet or .csv "
+        "file, or a folder of Parquet files."
+    )
+
+
+def _is_dataframe(source: Any) -> bool:
+    return type(source).__name__ == "DataFrame" and type(source).__module__.startswith("pandas")
+
+
+def check_columns(names: list[Any], where: str) -> None:
+    if not names:
+        raise InvalidArgumentError(f"{where} has no columns; loopml versions data with at least one column.")
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise InvalidArgumentError(
+            f"{where} has column names that are not strings: {odd[:5]!r}. Rename them, for example "
+            "df.columns = df.columns.map(str)."
+        )
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise InvalidArgumentError(
+            f"{where} has duplicate column names: {dupes}. Give each column its own name."
+        )
+
+
+def _frame_to_table(frame: Any) -> pa.Table:
+    check_columns(list(frame.columns), "The DataFrame")
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        for column in frame.columns:
+            try:
+                pa.array(frame[column], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                kinds = sorted({type(v).__name__ for v in frame[column].dropna().head(10_000)})
+                raise InvalidArgumentError(
+                    f"Column {column!r} mixes value types ({', '.join(kinds)}); Parquet needs one type per "
+                    f"column. Convert it, for example df[{column!r}] = df[{column!r}].astype(str)."
+                ) from exc
+        raise InvalidArgumentError(f"The DataFrame cannot be stored as Parquet: {exc}") from exc
+
+
+def _check_rows(num_rows: int, where: str) -> None:
+    if num_rows == 0:
+        raise InvalidArgumentError(f"{where} has no rows; loopml does not version empty data.")
+
+
+def _ingest_table(table: pa.Table, artifacts: ArtifactStore) -> Ingested:
+    check_columns(table.column_names, "The table")
+    _check_rows(table.num_rows, "The table")
+    builder = SchemaBuilder(table.schema)
+    for batch in table.to_batches(BATCH_ROWS):
+        builder.update(batch)
+    with tempfile.TemporaryDirectory(prefix="loopml-data-") as tmp:
+        path = Path(tmp) / "data.parquet"
+        pq.write_table(table, path, compression="zstd")
+        blob = artifacts.put_file(path)
+    return Ingested(blob, table.num_rows, builder.result())
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidArgumentError(
+            f"{path.name} is not a readable Parquet file (is it truncated?): {exc}"
+        ) from exc
+
+
+def _scan_parquet(files: list[Path]) -> tuple[pa.Schema, SchemaBuilder]:
+    """Read every file in record batches: proves each is whole, and infers the schema on the way."""
+    first = _open_parquet(files[0])
+    schema = first.schema_arrow
+    check_columns(schema.names, files[0].name)
+    builder = SchemaBuilder(schema)
+    for path in files:
+        reader = first if path == files[0] else _open_parquet(path)
+        if not reader.schema_arrow.equals(schema):
+            raise InvalidArgumentError(
+                f"{path.name} has another schema than {files[0].name}; a folder holds files of one schema."
+            )
+        try:
+            for batch in reader.iter_batches(batch_size=BATCH_ROWS):
+                builder.update(batch)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidArgumentError(
+                f"{path.name} cannot be read to the end (is it corrupt?): {exc}"
+            ) from exc
+    return schema, builder
+
+
+def _ingest_parquet_file(path: Path, artifacts: ArtifactStore) -> Ingested:
+    _, builder = _scan_parquet([path])
+    _check_rows(builder.num_rows, path.name)
+    return Ingested(artifacts.put_file(path), builder.num_rows, builder.result())
+
+
+def _ingest_folder(folder: Path, artifacts: ArtifactStore) -> Ingested:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    others = [
+        p.relative_to(folder).as_posix() for p in files if not p.name.lower().endswith(PARQUET_SUFFIXES)
+    ]
+    if others:
+        raise InvalidArgumentError(
+            f"{folder.name} holds files that are not Parquet: {others[:5]}; a dataset folder holds only "
+            "Parquet files. Move the others out."
+        )
+    if not files:
+        raise InvalidArgumentError(f"{folder.name} holds no Parquet files.")
+    _, builder = _scan_parquet(files)
+    _check_rows(builder.num_rows, folder.name)
+    return Ingested(artifacts.put_dir(folder), builder.num_rows, builder.result())
+
+
+def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    import pyarrow.csv as pacsv
+
+    options = pacsv.ParseOptions(delimiter="\t") if path.name.lower().endswith(".tsv") else None
+    try:
+        reader = pacsv.open_csv(path, parse_options=options)
+        yield from reader
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidArgumentError(f"{path.name} is not a readable CSV file: {exc}") from exc
+
+
+def _ingest_csv(path: Path, artifacts: ArtifactStore) -> Ingested:
+    batches = _csv_batches(path)
+    with tempfile.TemporaryDirectory(prefix="loopml-data-") as tmp:
+        out = Path(tmp) / "data.parquet"
+        writer: pq.ParquetWriter | None = None
+        builder: SchemaBuilder | None = None
+        try:
+            for batch in batches:
+                if writer is None:
+                    check_columns(batch.schema.names, path.name)
+                    writer = pq.ParquetWriter(out, batch.schema, compression="zstd")
+                    builder = SchemaBuilder(batch.schema)
+                writer.write_batch(batch)
+                assert builder is not None
+                builder.update(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+        _check_rows(0 if builder is None else builder.num_rows, path.name)
+        assert builder is not None
+        blob = artifacts.put_file(out)
+    return Ingested(blob, builder.num_rows, builder.result())
+
+
+def parquet_files(artifacts: ArtifactStore, digest: str, kind: str, tmp: Path) -> list[Path]:
+    """Local, verified paths of a version's Parquet files (copied into ``tmp`` if the store is remote)."""
+    if kind == "dir":
+        entries = artifacts.read_manifest(digest)
+        return [_verified_local(artifacts, e.digest, tmp) for _, e in sorted(entries.items())]
+    return [_verified_local(artifacts, digest, tmp)]
+
+
+def _verified_local(artifacts: ArtifactStore, digest: str, tmp: Path) -> Path:
+    path = artifacts.local_path(digest)
+    if path is not None:
+        if not artifacts.exists(digest):
+            raise BlobNotFoundError(f"The data blob {digest} is missing; run `loopml doctor`.")
+        if not artifacts.verify(digest):
+            raise IntegrityError(f"The data blob {digest} does not match its digest; run `loopml doctor`.")
+        return path
+    return artifacts.get_file(digest, tmp / f"{digest}.parquet")

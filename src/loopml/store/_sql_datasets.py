@@ -1,0 +1,268 @@
+"""Datasets and their versions in SQL: the ``store.datasets`` repository of SqlStore."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from loopml.errors import NotFoundError
+from loopml.store import _schema as t
+from loopml.store._entities import Dataset, DatasetStatus, DatasetVersion
+
+if TYPE_CHECKING:
+    from loopml.store._sql import SqlStore
+
+_V = t.dataset_versions.c
+_VERSION_COLUMNS = (
+    _V.id,
+    _V.dataset_id,
+    t.datasets.c.name,
+    _V.version,
+    _V.digest,
+    _V.kind,
+    _V.num_rows,
+    _V.num_bytes,
+    _V.schema_json,
+    _V.status,
+    _V.description,
+    _V.environment_json,
+    _V.created_ms,
+)
+
+
+def _select_versions() -> Any:
+    return select(*_VERSION_COLUMNS).join(t.datasets, t.datasets.c.id == _V.dataset_id)
+
+
+class SqlDatasetRepository:
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+
+    # -- writing
+    def add_version(
+        self,
+        name: str,
+        *,
+        digest: str,
+        kind: str,
+        num_rows: int,
+        num_bytes: int,
+        schema: dict[str, Any],
+        status: DatasetStatus,
+        description: str,
+        environment: dict[str, str],
+        created_ms: int,
+        tags: Sequence[str] = (),
+    ) -> tuple[DatasetVersion, bool]:
+        """Record a version of ``name`` (created on first use); the same content again returns the existing
+        version. Returns the version and whether it is new."""
+        dataset_id = self._dataset_id(name, description, created_ms)
+
+        def insert(conn: Connection) -> tuple[str, bool]:
+            # lock the dataset row so that concurrent adds number their versions one after the other
+            conn.execute(select(t.datasets.c.id).where(t.datasets.c.id == dataset_id).with_for_update())
+            existing = conn.execute(
+                select(_V.id).where(_V.dataset_id == dataset_id, _V.digest == digest)
+            ).scalar()
+            if existing is not None:
+                version_id, created = str(existing), False
+            else:
+                number = conn.execute(
+                    select(func.coalesce(func.max(_V.version), 0)).where(_V.dataset_id == dataset_id)
+                ).scalar_one()
+                version_id, created = uuid.uuid4().hex, True
+                conn.execute(
+                    t.dataset_versions.insert().values(
+                        id=version_id,
+                        dataset_id=dataset_id,
+                        version=int(number) + 1,
+                        digest=digest,
+                        kind=kind,
+                        num_rows=num_rows,
+                        num_bytes=num_bytes,
+                        schema_json=json.dumps(schema, sort_keys=True),
+                        status=DatasetStatus(status).value,
+                        description=description,
+                        environment_json=json.dumps(environment, sort_keys=True),
+                        created_ms=created_ms,
+                    )
+                )
+            for tag in tags:
+                self._set_tag(conn, dataset_id, tag, version_id)
+            return version_id, created
+
+        version_id, created = self._store.write(insert)
+        return self._get(_V.id == version_id), created
+
+    def _dataset_id(self, name: str, description: str, created_ms: int) -> str:
+        with self._store.read() as conn:
+            found = conn.execute(select(t.datasets.c.id).where(t.datasets.c.name == name)).scalar()
+        if found is not None:
+            return str(found)
+        new_id = uuid.uuid4().hex
+        try:
+            self._store.write(
+                lambda conn: conn.execute(
+                    t.datasets.insert().values(
+                        id=new_id, name=name, description=description, created_ms=created_ms
+                    )
+                )
+            )
+        except SqlIntegrityError:  # another process created it meanwhile
+            return self.get_dataset(name).id
+        return new_id
+
+    def set_tag(self, name: str, tag: str, version: int) -> DatasetVersion:
+        target = self.get_version(name, version)
+        self._store.write(lambda conn: self._set_tag(conn, target.dataset_id, tag, target.id))
+        return self.get_version(name, version)
+
+    def _set_tag(self, conn: Connection, dataset_id: str, tag: str, version_id: str) -> None:
+        stmt = self._insert(t.dataset_tags)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["dataset_id", "tag"], set_={"version_id": version_id}),
+            {"dataset_id": dataset_id, "tag": tag, "version_id": version_id},
+        )
+
+    def link_run(self, run_id: str, version_id: str, direction: str) -> None:
+        """Record that a run read (``input``) or wrote (``output``) a version; twice is harmless."""
+        stmt = self._insert(t.run_datasets).on_conflict_do_nothing()
+        self._store.write(
+            lambda conn: conn.execute(
+                stmt, {"run_id": run_id, "version_id": version_id, "direction": direction}
+            )
+        )
+
+    # -- reading
+    def get_dataset(self, name: str) -> Dataset:
+        with self._store.read() as conn:
+            row = conn.execute(select(t.datasets).where(t.datasets.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"No dataset named {name!r}. List them with `loopml data ls`.")
+        return Dataset(row.id, row.name, row.description, row.created_ms)
+
+    def get_version(self, name: str, version: int) -> DatasetVersion:
+        try:
+            return self._get(t.datasets.c.name == name, _V.version == version)
+        except NotFoundError:
+            self.get_dataset(name)  # says so when the dataset itself is missing
+            raise NotFoundError(
+                f"Dataset {name!r} has no version {version}; see `loopml data show {name}`."
+            ) from None
+
+    def get_latest(self, name: str) -> DatasetVersion:
+        """The newest version that is not quarantined."""
+        self.get_dataset(name)
+        newest = (
+            select(func.max(_V.version))
+            .join(t.datasets, t.datasets.c.id == _V.dataset_id)
+            .where(t.datasets.c.name == name, _V.status == DatasetStatus.OK.value)
+            .scalar_subquery()
+        )
+        try:
+            return self._get(t.datasets.c.name == name, _V.version == newest)
+        except NotFoundError:
+            raise NotFoundError(f"Dataset {name!r} has no version that passed its checks.") from None
+
+    def get_tagged(self, name: str, tag: str) -> DatasetVersion:
+        self.get_dataset(name)
+        tagged = (
+            select(t.dataset_tags.c.version_id)
+            .join(t.datasets, t.datasets.c.id == t.dataset_tags.c.dataset_id)
+            .where(t.datasets.c.name == name, t.dataset_tags.c.tag == tag)
+            .scalar_subquery()
+        )
+        try:
+            return self._get(_V.id == tagged)
+        except NotFoundError:
+            raise NotFoundError(
+                f"Dataset {name!r} has no tag {tag!r}; see `loopml data show {name}`."
+            ) from None
+
+    def list_datasets(self) -> list[tuple[Dataset, int]]:
+        """Every dataset with its number of versions, by name."""
+        counts = select(_V.dataset_id, func.count().label("n")).group_by(_V.dataset_id).subquery()
+        query = (
+            select(t.datasets, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.dataset_id == t.datasets.c.id)
+            .order_by(t.datasets.c.name)
+        )
+        with self._store.read() as conn:
+            return [
+                (Dataset(r.id, r.name, r.description, r.created_ms), int(r[-1])) for r in conn.execute(query)
+            ]
+
+    def list_versions(self, name: str) -> list[DatasetVersion]:
+        self.get_dataset(name)
+        return self._many(_select_versions().where(t.datasets.c.name == name).order_by(_V.version))
+
+    def run_datasets(self, run_id: str) -> list[tuple[DatasetVersion, str]]:
+        """The versions a run read or wrote, with ``input`` or ``output``."""
+        rd = t.run_datasets.c
+        query = (
+            select(*_VERSION_COLUMNS, rd.direction)
+            .join(t.datasets, t.datasets.c.id == _V.dataset_id)
+            .join(t.run_datasets, rd.version_id == _V.id)
+            .where(rd.run_id == run_id)
+            .order_by(rd.direction, t.datasets.c.name, _V.version)
+        )
+        with self._store.read() as conn:
+            rows = conn.execute(query).all()
+            tags = self._tags(conn, [r[0] for r in rows])
+        return [(_version(r[:-1], tags), r[-1]) for r in rows]
+
+    def referenced_digests(self) -> Iterator[str]:
+        with self._store.read() as conn:
+            rows = conn.execute(select(_V.digest).distinct()).all()
+        for row in rows:
+            yield row[0]
+
+    def _get(self, *where: Any) -> DatasetVersion:
+        found = self._many(_select_versions().where(*where))
+        if not found:
+            raise NotFoundError("No such dataset version.")
+        return found[0]
+
+    def _many(self, query: Any) -> list[DatasetVersion]:
+        with self._store.read() as conn:
+            rows = conn.execute(query).all()
+            tags = self._tags(conn, [r[0] for r in rows])
+        return [_version(r, tags) for r in rows]
+
+    @staticmethod
+    def _tags(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
+        tags: dict[str, list[str]] = {}
+        if version_ids:
+            tc = t.dataset_tags.c
+            for version_id, tag in conn.execute(
+                select(tc.version_id, tc.tag).where(tc.version_id.in_(version_ids)).order_by(tc.tag)
+            ):
+                tags.setdefault(version_id, []).append(tag)
+        return tags
+
+
+def _version(row: Any, tags: dict[str, list[str]]) -> DatasetVersion:
+    (vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created) = row
+    return DatasetVersion(
+        id=vid,
+        dataset_id=dataset_id,
+        name=name,
+        version=number,
+        digest=digest,
+        kind=kind,
+        num_rows=rows,
+        num_bytes=size,
+        schema=json.loads(schema),
+        status=DatasetStatus(status),
+        description=desc,
+        environment=json.loads(env),
+        created_ms=created,
+        tags=tuple(tags.get(vid, ())),
+    )

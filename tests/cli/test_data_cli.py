@@ -1,0 +1,56 @@
+"""``loopml data add | ls | show``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from loopml.cli import app
+
+runner = CliRunner()
+
+
+def test_add_ls_show(tmp_path: Path) -> None:
+    path = tmp_path / "readings.csv"
+    pd.DataFrame({"machine": [1, 2, 3], "status": ["ok", "ok", "fail"]}).to_csv(path, index=False)
+    result = runner.invoke(app, ["data", "add", "sensors", str(path), "-t", "prod", "--json"])
+    assert result.exit_code == 0, result.output
+    added = json.loads(result.output)
+    assert (added["ref"], added["num_rows"], added["tags"]) == ("sensors:1", 3, ["prod"])
+
+    result = runner.invoke(app, ["data", "add", "sensors", str(path)])
+    assert result.exit_code == 0 and "sensors:1" in result.output  # unchanged content keeps its version
+
+    listed = json.loads(runner.invoke(app, ["data", "ls", "--json"]).output)
+    assert [(d["name"], d["versions"]) for d in listed] == [("sensors", 1)]
+
+    shown = runner.invoke(app, ["data", "show", "sensors@prod"])
+    assert shown.exit_code == 0 and "machine" in shown.output and "fail, ok" in shown.output
+    versions = json.loads(runner.invoke(app, ["data", "show", "sensors", "--json"]).output)
+    assert [v["version"] for v in versions] == [1]
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"nope")
+    for args, message in [
+        (["data", "add", "sensors", str(bad)], "not a readable Parquet file"),
+        (["data", "add", "../x", str(bad)], "not allowed"),
+        (["data", "show", "missing:1"], "No dataset named"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_runs_show_lists_the_datasets_a_run_used() -> None:
+    import loopml as lm
+
+    lm.data.add("raw", pd.DataFrame({"a": [1, 2]}))
+    with lm.start_run() as run:
+        lm.data.load("raw")
+    shown = json.loads(runner.invoke(app, ["runs", "show", run.id, "--json"]).output)
+    assert shown["datasets"] == [{"ref": "raw:1", "direction": "input"}]
+    assert "raw:1" in runner.invoke(app, ["runs", "show", run.id]).output
