@@ -10,6 +10,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     │   ├── FilterError          a search filter does not parse (points at the token)
     │   └── PathEscapeError      a path leaves the root it must stay under
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
+    ├── DataCheckError           data failed its declared checks (carries the report)
     ├── IntegrityError           stored content does not match its digest
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
@@ -57,6 +58,14 @@ class ConflictError(LoopmlError):
     """A write contradicts what is already stored."""
 
 
+class DataCheckError(LoopmlError):
+    """Data failed the checks it was added with; ``report`` says which and shows failing rows."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class IntegrityError(LoopmlError):
     """Stored content does not match the digest it is stored under."""
 
@@ -73,6 +82,7 @@ __all__ = [
     "BlobNotFoundError",
     "ConfigError",
     "ConflictError",
+    "DataCheckError",
     "FilterError",
     "IntegrityError",
     "InvalidArgumentError",

@@ -172,3 +172,21 @@ def test_demo_trains_tracks_and_leaves_a_healthy_store() -> None:
             (sensors.id, "input")
         ]
     assert invoke("doctor")[0] == 0
+
+
+def test_error_text_with_brackets_is_printed_verbatim() -> None:
+    from loopml.cli._app import new_app
+    from loopml.errors import InvalidArgumentError
+
+    probe = new_app("probe")
+
+    @probe.command("boom")
+    def boom() -> None:
+        raise InvalidArgumentError("duplicate column names: ['a'] and [bold]not markup[/bold]")
+
+    @probe.command("other")
+    def other() -> None: ...
+
+    result = runner.invoke(probe, ["boom"])
+    assert result.exit_code == 1
+    assert "['a'] and [bold]not markup[/bold]" in result.output

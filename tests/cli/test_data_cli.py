@@ -54,3 +54,29 @@ def test_runs_show_lists_the_datasets_a_run_used() -> None:
     shown = json.loads(runner.invoke(app, ["runs", "show", run.id, "--json"]).output)
     assert shown["datasets"] == [{"ref": "raw:1", "direction": "input"}]
     assert "raw:1" in runner.invoke(app, ["runs", "show", run.id]).output
+
+
+def test_validate_shows_stored_report_or_runs_checks_from_a_file(tmp_path: Path) -> None:
+    import warnings
+
+    import loopml as lm
+
+    frame = pd.DataFrame({"temp": [20.0, 500.0], "status": ["ok", None]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lm.data.add("r", frame, checks=[lm.data.checks.in_range("temp", -40, 120)], on_fail="warn")
+    stored = runner.invoke(app, ["data", "validate", "r:1", "--json"])
+    assert stored.exit_code == 1 and json.loads(stored.output)["results"][0]["failed_rows"] == 1
+
+    checks_file = tmp_path / "my_checks.py"
+    checks_file.write_text(
+        "import loopml as lm\nCHECKS = [lm.data.checks.row_count(1, 5), lm.data.checks.not_null('temp')]\n"
+    )
+    ran = runner.invoke(app, ["data", "validate", "r@latest", "--checks", f"{checks_file}:CHECKS"])
+    assert ran.exit_code == 0, ran.output
+    assert "row_count(1, 5)" in ran.output and "pass" in ran.output
+
+    failing = runner.invoke(app, ["data", "validate", "r:1", "-c", f"{checks_file}:NOPE"])
+    assert failing.exit_code == 1 and "has no 'NOPE'" in failing.output
+    lm.data.add("plain", frame)
+    assert "without checks" in runner.invoke(app, ["data", "validate", "plain:1"]).output

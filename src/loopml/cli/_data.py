@@ -123,3 +123,73 @@ def data_show(
             for c in columns
         ],
     )
+
+
+def _load_checks(spec: str) -> Any:
+    """``path/to/checks.py:NAME`` or ``package.module:NAME`` -> the list of checks it names."""
+    import importlib
+    import importlib.util
+
+    from loopml.errors import InvalidArgumentError
+
+    target, _, attr = spec.rpartition(":")
+    if not target or not attr:
+        raise InvalidArgumentError(f"--checks {spec!r}: write FILE.py:NAME or MODULE:NAME.")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise InvalidArgumentError(f"--checks: no file {target!r}.")
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise InvalidArgumentError(f"--checks: cannot import {target!r}: {exc}") from exc
+    if not hasattr(module, attr):
+        raise InvalidArgumentError(f"--checks: {target} has no {attr!r}.")
+    return getattr(module, attr)
+
+
+@data_app.command("validate")
+def data_validate(
+    ref: str = typer.Argument(..., help="sensors:3, sensors@latest or sensors@tag."),
+    checks: str = typer.Option(
+        None, "--checks", "-c", help="Run these checks: FILE.py:NAME or MODULE:NAME (a list of checks)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Show the checks a version was added with, or run other checks on it. Exits 1 when one fails."""
+    from loopml import data
+    from loopml.data.checks import CheckReport
+    from loopml.errors import NotFoundError
+
+    version = data.get(ref)
+    if checks:
+        report = data.validate(version, _load_checks(checks))
+    elif version.checks is not None:
+        report = CheckReport.from_dict(version.checks)
+    else:
+        raise NotFoundError(
+            f"{version.ref} was added without checks; pass --checks FILE.py:NAME to run some."
+        )
+    if as_json:
+        print_json({"ref": version.ref, **report.to_dict()})
+    else:
+        table(
+            f"Checks of {version.ref} ({report.num_rows:,} rows)",
+            ["Check", "Result", "Failed rows", "Detail"],
+            [
+                (r.name, "pass" if r.passed else "FAIL", f"{r.failed_rows:,}", r.message)
+                for r in report.results
+            ],
+        )
+        for result in report.failures:
+            if result.sample:
+                console.print(f"[bold]{result.name}[/] failing rows (first {len(result.sample)}):")
+                for row in result.sample:
+                    console.print(f"  {row}", highlight=False, markup=False)
+    if not report.passed:
+        raise typer.Exit(1)

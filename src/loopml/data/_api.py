@@ -9,16 +9,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from loopml._version import __version__
 from loopml.data._refs import DatasetRef, check_name, parse_ref
 from loopml.data._schema import schema_changes
-from loopml.data._sources import ingest, parquet_files
+from loopml.data._sources import BATCH_ROWS, ingest, parquet_files
+from loopml.data.checks import Check, CheckReport, run_checks
+from loopml.errors import DataCheckError, InvalidArgumentError, NotFoundError
 from loopml.store import DatasetStatus, DatasetVersion
 from loopml.tracking import TrackingClient, active_run, get_client
 
 
 class SchemaChangeWarning(UserWarning):
     """A new version's columns differ from the previous version's."""
+
+
+class DataCheckWarning(UserWarning):
+    """Data failed checks and was stored anyway (``on_fail="warn"`` or ``"quarantine"``)."""
+
+
+ON_FAIL = ("raise", "warn", "quarantine")
 
 
 def _environment() -> dict[str, str]:
@@ -37,6 +48,8 @@ def add(
     name: str,
     source: Any,
     *,
+    checks: Sequence[Check] = (),
+    on_fail: str = "raise",
     description: str = "",
     tags: Sequence[str] = (),
     client: TrackingClient | None = None,
@@ -44,6 +57,9 @@ def add(
     """Store ``source`` as the next version of dataset ``name`` (identical content returns the existing one).
 
     ``source`` is a pandas DataFrame, a PyArrow table, a .parquet or .csv file, or a folder of Parquet files.
+    ``checks`` run while the data is read; when one fails, ``on_fail`` decides: ``"raise"`` stores nothing
+    and raises ``DataCheckError``, ``"warn"`` stores the version and warns, ``"quarantine"`` stores it
+    marked quarantined (kept, never resolved by ``@latest``) and warns. The report is kept with the version.
     ``tags`` name this version (``sensors@prod``) and move here from any older version. Inside a run, the
     version is recorded as the run's output.
     """
@@ -51,9 +67,23 @@ def add(
     tags = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
     if "latest" in tags:
         raise_reserved()
+    if on_fail not in ON_FAIL:
+        raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    checks = _check_list(checks)
     client = client or get_client()
     previous = _newest(client, name)
-    ingested = ingest(source, client.artifacts)
+
+    def gate(report: CheckReport) -> None:
+        if not report.passed and on_fail == "raise":
+            raise DataCheckError(
+                f"{name}: {report.summary()}. Nothing was stored; fix the data, or pass "
+                "on_fail='warn' or 'quarantine' to keep it.",
+                report,
+            )
+
+    ingested = ingest(source, client.artifacts, checks, gate)
+    failed = ingested.report is not None and not ingested.report.passed
+    status = DatasetStatus.QUARANTINED if failed and on_fail == "quarantine" else DatasetStatus.OK
     version, created = client.store.datasets.add_version(
         name,
         digest=ingested.blob.digest,
@@ -61,12 +91,17 @@ def add(
         num_rows=ingested.num_rows,
         num_bytes=ingested.blob.size,
         schema=ingested.schema,
-        status=DatasetStatus.OK,
+        status=status,
         description=description,
         environment=_environment(),
         created_ms=client.now_ms(),
         tags=tags,
+        checks=None if ingested.report is None else ingested.report.to_dict(),
     )
+    if failed and created:
+        assert ingested.report is not None
+        what = "quarantined" if status is DatasetStatus.QUARANTINED else "stored"
+        warnings.warn(f"{version.ref} {what}: {ingested.report.summary()}.", DataCheckWarning, stacklevel=2)
     if created and previous is not None:
         changes = schema_changes(previous.schema, version.schema)
         if changes:
@@ -79,15 +114,35 @@ def add(
     return version
 
 
-def raise_reserved() -> None:
-    from loopml.errors import InvalidArgumentError
+def _check_list(checks: Sequence[Check] | Check) -> list[Check]:
+    items: list[Any] = [checks] if isinstance(checks, Check) else list(checks)
+    for item in items:
+        if not isinstance(item, Check):
+            raise InvalidArgumentError(
+                f"{item!r} is not a check; build checks with lm.data.checks (not_null, in_range, custom…)."
+            )
+    return items
 
+
+def validate(
+    ref: str | DatasetRef | DatasetVersion, checks: Sequence[Check], client: TrackingClient | None = None
+) -> CheckReport:
+    """Run ``checks`` over a stored version (read in record batches); the version itself is not changed."""
+    client = client or get_client()
+    version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
+    items = _check_list(checks)
+    with tempfile.TemporaryDirectory(prefix="loopml-validate-") as tmp:
+        files = parquet_files(client.artifacts, version.digest, version.kind, Path(tmp))
+        schema = pq.ParquetFile(files[0]).schema_arrow
+        batches = (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS))
+        return run_checks(items, schema, batches)
+
+
+def raise_reserved() -> None:
     raise InvalidArgumentError("'latest' is not a tag you can set: it always means the newest good version.")
 
 
 def _newest(client: TrackingClient, name: str) -> DatasetVersion | None:
-    from loopml.errors import NotFoundError
-
     try:
         versions = client.store.datasets.list_versions(name)
     except NotFoundError:
@@ -118,8 +173,6 @@ def load(
 
     Inside a run, the version is recorded as the run's input.
     """
-    import pyarrow.parquet as pq
-
     client = client or get_client()
     version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
     with tempfile.TemporaryDirectory(prefix="loopml-load-") as tmp:

@@ -8,7 +8,7 @@ checked before anything is stored, so a bad one leaves nothing behind.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from loopml.artifacts import ArtifactStore, Blob
 from loopml.data._schema import SchemaBuilder
+from loopml.data.checks import Check, CheckReport, CheckRunner
 from loopml.errors import BlobNotFoundError, IntegrityError, InvalidArgumentError, NotFoundError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -30,25 +31,68 @@ class Ingested:
     blob: Blob
     num_rows: int
     schema: dict[str, Any]
+    report: CheckReport | None  # None when no checks were declared
 
 
-def ingest(source: Any, artifacts: ArtifactStore) -> Ingested:
-    """Check ``source``, store it as Parquet, and describe its schema."""
+class Scan:
+    """One pass over record batches that infers the schema and runs the declared checks."""
+
+    def __init__(self, schema: pa.Schema, checks: Sequence[Check]) -> None:
+        self.builder = SchemaBuilder(schema)
+        self.runner = CheckRunner(checks, schema) if checks else None
+
+    @property
+    def num_rows(self) -> int:
+        return self.builder.num_rows
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        self.builder.update(batch)
+        if self.runner is not None:
+            self.runner.update(batch)
+
+
+@dataclass(frozen=True)
+class _Context:
+    artifacts: ArtifactStore
+    checks: Sequence[Check]
+    gate: Callable[[CheckReport], None]  # raises to stop before anything is stored
+
+    def scan(self, schema: pa.Schema) -> Scan:
+        return Scan(schema, self.checks)
+
+    def store(self, scan: Scan, put: Callable[[], Blob]) -> Ingested:
+        report = scan.runner.finish() if scan.runner is not None else None
+        if report is not None:
+            self.gate(report)
+        return Ingested(put(), scan.num_rows, scan.builder.result(), report)
+
+
+def ingest(
+    source: Any,
+    artifacts: ArtifactStore,
+    checks: Sequence[Check] = (),
+    gate: Callable[[CheckReport], None] = lambda report: None,
+) -> Ingested:
+    """Check ``source``, store it as Parquet, and describe its schema.
+
+    ``gate`` sees the checks' report after the data was read and before anything is stored.
+    """
+    ctx = _Context(artifacts, checks, gate)
     if isinstance(source, pa.Table):
-        return _ingest_table(source, artifacts)
+        return _ingest_table(source, ctx)
     if _is_dataframe(source):
-        return _ingest_table(_frame_to_table(source), artifacts)
+        return _ingest_table(_frame_to_table(source), ctx)
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
             raise NotFoundError(f"No file or folder at {str(source)!r}.")
         if path.is_dir():
-            return _ingest_folder(path, artifacts)
+            return _ingest_folder(path, ctx)
         name = path.name.lower()
         if name.endswith(PARQUET_SUFFIXES):
-            return _ingest_parquet_file(path, artifacts)
+            return _ingest_parquet_file(path, ctx)
         if name.endswith(CSV_SUFFIXES):
-            return _ingest_csv(path, artifacts)
+            return _ingest_csv(path, ctx)
         raise InvalidArgumentError(
             f"{path.name}: loopml reads .parquet and .csv files; convert it or pass a DataFrame."
         )
@@ -101,17 +145,20 @@ def _check_rows(num_rows: int, where: str) -> None:
         raise InvalidArgumentError(f"{where} has no rows; loopml does not version empty data.")
 
 
-def _ingest_table(table: pa.Table, artifacts: ArtifactStore) -> Ingested:
+def _ingest_table(table: pa.Table, ctx: _Context) -> Ingested:
     check_columns(table.column_names, "The table")
     _check_rows(table.num_rows, "The table")
-    builder = SchemaBuilder(table.schema)
+    scan = ctx.scan(table.schema)
     for batch in table.to_batches(BATCH_ROWS):
-        builder.update(batch)
+        scan.update(batch)
     with tempfile.TemporaryDirectory(prefix="loopml-data-") as tmp:
         path = Path(tmp) / "data.parquet"
-        pq.write_table(table, path, compression="zstd")
-        blob = artifacts.put_file(path)
-    return Ingested(blob, table.num_rows, builder.result())
+
+        def put() -> Blob:
+            pq.write_table(table, path, compression="zstd")
+            return ctx.artifacts.put_file(path)
+
+        return ctx.store(scan, put)
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
@@ -123,12 +170,12 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
         ) from exc
 
 
-def _scan_parquet(files: list[Path]) -> tuple[pa.Schema, SchemaBuilder]:
+def _scan_parquet(files: list[Path], ctx: _Context) -> Scan:
     """Read every file in record batches: proves each is whole, and infers the schema on the way."""
     first = _open_parquet(files[0])
     schema = first.schema_arrow
     check_columns(schema.names, files[0].name)
-    builder = SchemaBuilder(schema)
+    scan = ctx.scan(schema)
     for path in files:
         reader = first if path == files[0] else _open_parquet(path)
         if not reader.schema_arrow.equals(schema):
@@ -137,21 +184,21 @@ def _scan_parquet(files: list[Path]) -> tuple[pa.Schema, SchemaBuilder]:
             )
         try:
             for batch in reader.iter_batches(batch_size=BATCH_ROWS):
-                builder.update(batch)
+                scan.update(batch)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InvalidArgumentError(
                 f"{path.name} cannot be read to the end (is it corrupt?): {exc}"
             ) from exc
-    return schema, builder
+    return scan
 
 
-def _ingest_parquet_file(path: Path, artifacts: ArtifactStore) -> Ingested:
-    _, builder = _scan_parquet([path])
-    _check_rows(builder.num_rows, path.name)
-    return Ingested(artifacts.put_file(path), builder.num_rows, builder.result())
+def _ingest_parquet_file(path: Path, ctx: _Context) -> Ingested:
+    scan = _scan_parquet([path], ctx)
+    _check_rows(scan.num_rows, path.name)
+    return ctx.store(scan, lambda: ctx.artifacts.put_file(path))
 
 
-def _ingest_folder(folder: Path, artifacts: ArtifactStore) -> Ingested:
+def _ingest_folder(folder: Path, ctx: _Context) -> Ingested:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     others = [
         p.relative_to(folder).as_posix() for p in files if not p.name.lower().endswith(PARQUET_SUFFIXES)
@@ -163,9 +210,9 @@ def _ingest_folder(folder: Path, artifacts: ArtifactStore) -> Ingested:
         )
     if not files:
         raise InvalidArgumentError(f"{folder.name} holds no Parquet files.")
-    _, builder = _scan_parquet(files)
-    _check_rows(builder.num_rows, folder.name)
-    return Ingested(artifacts.put_dir(folder), builder.num_rows, builder.result())
+    scan = _scan_parquet(files, ctx)
+    _check_rows(scan.num_rows, folder.name)
+    return ctx.store(scan, lambda: ctx.artifacts.put_dir(folder))
 
 
 def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
@@ -179,28 +226,27 @@ def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
         raise InvalidArgumentError(f"{path.name} is not a readable CSV file: {exc}") from exc
 
 
-def _ingest_csv(path: Path, artifacts: ArtifactStore) -> Ingested:
+def _ingest_csv(path: Path, ctx: _Context) -> Ingested:
     batches = _csv_batches(path)
     with tempfile.TemporaryDirectory(prefix="loopml-data-") as tmp:
         out = Path(tmp) / "data.parquet"
         writer: pq.ParquetWriter | None = None
-        builder: SchemaBuilder | None = None
+        scan: Scan | None = None
         try:
             for batch in batches:
                 if writer is None:
                     check_columns(batch.schema.names, path.name)
                     writer = pq.ParquetWriter(out, batch.schema, compression="zstd")
-                    builder = SchemaBuilder(batch.schema)
+                    scan = ctx.scan(batch.schema)
                 writer.write_batch(batch)
-                assert builder is not None
-                builder.update(batch)
+                assert scan is not None
+                scan.update(batch)
         finally:
             if writer is not None:
                 writer.close()
-        _check_rows(0 if builder is None else builder.num_rows, path.name)
-        assert builder is not None
-        blob = artifacts.put_file(out)
-    return Ingested(blob, builder.num_rows, builder.result())
+        _check_rows(0 if scan is None else scan.num_rows, path.name)
+        assert scan is not None
+        return ctx.store(scan, lambda: ctx.artifacts.put_file(out))
 
 
 def parquet_files(artifacts: ArtifactStore, digest: str, kind: str, tmp: Path) -> list[Path]:

@@ -90,6 +90,7 @@ class DatasetRepository(Protocol):
         environment: dict[str, str],
         created_ms: int,
         tags: Sequence[str] = (),
+        checks: dict[str, Any] | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version (the same digest again returns the existing one); also says whether it is new."""
         ...

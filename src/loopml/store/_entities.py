@@ -143,6 +143,7 @@ class DatasetVersion:
     environment: dict[str, str]
     created_ms: int
     tags: tuple[str, ...] = ()
+    checks: dict[str, Any] | None = None  # the report of the checks it was added with, if any
 
     @property
     def ref(self) -> str:

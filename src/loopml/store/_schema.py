@@ -135,6 +135,7 @@ dataset_versions = Table(
     Column("description", Text, nullable=False),
     Column("environment_json", Text, nullable=False),  # loopml and library versions that wrote it
     Column("created_ms", BigInteger, nullable=False),
+    Column("checks_json", Text, nullable=True),  # the report of the checks it was added with
     UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
     UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
     Index("ix_dataset_versions_digest", "digest"),

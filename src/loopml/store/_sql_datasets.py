@@ -33,6 +33,7 @@ _VERSION_COLUMNS = (
     _V.description,
     _V.environment_json,
     _V.created_ms,
+    _V.checks_json,
 )
 
 
@@ -60,6 +61,7 @@ class SqlDatasetRepository:
         environment: dict[str, str],
         created_ms: int,
         tags: Sequence[str] = (),
+        checks: dict[str, Any] | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version of ``name`` (created on first use); the same content again returns the existing
         version. Returns the version and whether it is new."""
@@ -91,6 +93,7 @@ class SqlDatasetRepository:
                         status=DatasetStatus(status).value,
                         description=description,
                         environment_json=json.dumps(environment, sort_keys=True),
+                        checks_json=None if checks is None else json.dumps(checks, sort_keys=True),
                         created_ms=created_ms,
                     )
                 )
@@ -249,7 +252,9 @@ class SqlDatasetRepository:
 
 
 def _version(row: Any, tags: dict[str, list[str]]) -> DatasetVersion:
-    (vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created) = row
+    (vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created, checks) = (
+        row
+    )
     return DatasetVersion(
         id=vid,
         dataset_id=dataset_id,
@@ -265,4 +270,5 @@ def _version(row: Any, tags: dict[str, list[str]]) -> DatasetVersion:
         environment=json.loads(env),
         created_ms=created,
         tags=tuple(tags.get(vid, ())),
+        checks=None if checks is None else json.loads(checks),
     )
