@@ -237,3 +237,43 @@ def test_parquet_written_by_another_tool_keeps_its_row_groups(tmp_path: Path) ->
     lm.data.add("rg", path)
     local = get_client().artifacts.local_path(lm.data.get("rg").digest)
     assert local is not None and pq.ParquetFile(local).num_row_groups == 10
+
+
+class TestUnchangedReAdd:
+    def test_unchanged_file_and_folder_are_not_read_again(
+        self, frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import os
+        import time
+
+        import loopml.data._sources as sources
+
+        file = tmp_path / "r.parquet"
+        frame.to_parquet(file)
+        folder = tmp_path / "parts"
+        folder.mkdir()
+        frame.iloc[:250].to_parquet(folder / "a.parquet")
+        frame.iloc[250:].to_parquet(folder / "b.parquet")
+        then = time.time() - 60
+        for p in [file, folder / "a.parquet", folder / "b.parquet"]:
+            os.utime(p, (then, then))
+        first_file = lm.data.add("f", file)
+        first_dir = lm.data.add("d", folder)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("unchanged data was read again")
+
+        monkeypatch.setattr(sources, "ingest", refuse)
+        with lm.start_run() as run:
+            assert lm.data.add("f", file, tags=["prod"]).id == first_file.id
+            assert lm.data.add("d", folder).id == first_dir.id
+        assert lm.data.get("f@prod").id == first_file.id
+        recorded = get_client().store.datasets.run_datasets(run.id)
+        assert {(v.id, d) for v, d in recorded} == {(first_file.id, "output"), (first_dir.id, "output")}
+
+    def test_changed_file_makes_a_new_version(self, frame: pd.DataFrame, tmp_path: Path) -> None:
+        file = tmp_path / "r.parquet"
+        frame.to_parquet(file)
+        lm.data.add("f", file)
+        frame.head(10).to_parquet(file)
+        assert lm.data.add("f", file).version == 2

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
-from loopml.artifacts._hashing import CHUNK_SIZE, copy_and_hash, integrity_error, is_digest
+from loopml.artifacts._hashing import CHUNK_SIZE, copy_and_hash, hash_bytes, integrity_error, is_digest
 from loopml.errors import BlobNotFoundError, InvalidArgumentError, PathEscapeError
 
 MANIFEST_FORMAT = "loopml.manifest/1"
@@ -124,6 +124,29 @@ class ArtifactStore(abc.ABC):
 
     @abc.abstractmethod
     def iter_objects(self) -> Iterator[StoredObject]: ...
+
+    def cached_digest(self, file: Path, st: os.stat_result | None = None) -> str | None:
+        """The digest of the local ``file`` when it is known without reading it and its blob is stored."""
+        return None
+
+    def known_blob(self, path: str | Path) -> Blob | None:
+        """What ``put_file`` or ``put_dir`` would return for ``path``, when that is known without reading a
+        single file (every file unchanged since it was stored); None otherwise."""
+        given = Path(path)
+        if not given.is_dir():
+            digest = self.cached_digest(given)
+            return None if digest is None else Blob(digest, given.stat().st_size)
+        entries: dict[str, ManifestEntry] = {}
+        for rel, file in list_dir_files(given):
+            st = file.stat()
+            digest = self.cached_digest(file, st)
+            if digest is None:
+                return None
+            entries[rel] = ManifestEntry(digest, st.st_size)
+        manifest = hash_bytes(encode_manifest(entries))
+        if not self.exists(manifest):
+            return None
+        return Blob(manifest, sum(e.size for e in entries.values()), kind="dir")
 
     def local_path(self, digest: str) -> Path | None:
         """The blob's file on this machine, when it has one (used to read without copying)."""

@@ -23,6 +23,7 @@ from loopml.artifacts._base import (
     store_dir,
     write_verified,
 )
+from loopml.artifacts._digest_cache import DigestCache, stat_key
 from loopml.artifacts._hashing import (
     check_digest,
     copy_and_hash,
@@ -34,18 +35,20 @@ from loopml.artifacts._hashing import (
 from loopml.errors import BlobNotFoundError, InvalidArgumentError
 
 _READ_ONLY = 0o444
+_RACY_NS = 1_000_000_000
 
 
 class LocalArtifactStore(ArtifactStore):
     """A content-addressed store in the folder ``root`` (created if missing)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, digest_cache: bool = True) -> None:
         self._root = Path(root)
         self.root = str(self._root)
         self._objects = self._root / "objects"
         self._tmp = self._root / "tmp"
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(exist_ok=True)
+        self._digests = DigestCache(self._root / "cache" / "digests.sqlite") if digest_cache else None
 
     def __repr__(self) -> str:
         return f"LocalArtifactStore({self.root!r})"
@@ -58,11 +61,30 @@ class LocalArtifactStore(ArtifactStore):
         return self._ingest(stream)
 
     def put_file(self, path: str | Path) -> Blob:
-        with open(path, "rb") as f:
-            return self._ingest(f)
+        file = Path(os.path.abspath(path))
+        st = os.stat(file)
+        known = self.cached_digest(file, st)
+        if known is not None:
+            return Blob(known, st.st_size)
+        with open(file, "rb") as f:
+            blob = self._ingest(f)
+        # remember the digest only if the file did not change while it was read, and not within the
+        # timestamp granularity of now (a same-size rewrite in the same tick would look unchanged)
+        unchanged = stat_key(os.stat(file)) == stat_key(st)
+        if self._digests is not None and unchanged and time.time_ns() - st.st_mtime_ns > _RACY_NS:
+            self._digests.put(file, st, blob.digest)
+        return blob
 
     def put_dir(self, path: str | Path) -> Blob:
-        return store_dir(self, path)
+        with self._digests.deferred() if self._digests is not None else contextlib.nullcontext():
+            return store_dir(self, path)
+
+    def cached_digest(self, file: Path, st: os.stat_result | None = None) -> str | None:
+        if self._digests is None:
+            return None
+        file = Path(os.path.abspath(file))
+        digest = self._digests.get(file, os.stat(file) if st is None else st)
+        return digest if digest is not None and self.exists(digest) else None
 
     def _ingest(self, stream: BinaryIO) -> Blob:
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".tmp")

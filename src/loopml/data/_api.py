@@ -7,18 +7,18 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from loopml._version import __version__
 from loopml.data._refs import DatasetRef, check_name, parse_ref
-from loopml.data._schema import schema_changes
-from loopml.data._sources import BATCH_ROWS, ingest, parquet_files
-from loopml.data.checks import Check, CheckReport, run_checks
 from loopml.errors import DataCheckError, InvalidArgumentError, NotFoundError
 from loopml.store import DatasetStatus, DatasetVersion
 from loopml.tracking import TrackingClient, active_run, get_client
+
+if TYPE_CHECKING:
+    from loopml.data.checks import Check, CheckReport
+
+# pyarrow and the modules built on it load when data is read, not for an unchanged re-add or a lookup
 
 
 class SchemaChangeWarning(UserWarning):
@@ -69,8 +69,17 @@ def add(
         raise_reserved()
     if on_fail not in ON_FAIL:
         raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
-    checks = _check_list(checks)
     client = client or get_client()
+    unchanged = _unchanged_version(client, name, source)
+    if unchanged is not None:
+        for tag_name in tags:
+            unchanged = client.store.datasets.set_tag(name, tag_name, unchanged.version)
+        _record(client, unchanged, "output")
+        return unchanged
+    from loopml.data import _sources
+    from loopml.data._schema import schema_changes
+
+    checks = _check_list(checks)
     previous = _newest(client, name)
 
     def gate(report: CheckReport) -> None:
@@ -81,7 +90,7 @@ def add(
                 report,
             )
 
-    ingested = ingest(source, client.artifacts, checks, gate)
+    ingested = _sources.ingest(source, client.artifacts, checks, gate)
     failed = ingested.report is not None and not ingested.report.passed
     status = DatasetStatus.QUARANTINED if failed and on_fail == "quarantine" else DatasetStatus.OK
     version, created = client.store.datasets.add_version(
@@ -114,7 +123,17 @@ def add(
     return version
 
 
+def _unchanged_version(client: TrackingClient, name: str, source: Any) -> DatasetVersion | None:
+    """The version already holding ``source``, found from cached file digests without reading any file."""
+    if not isinstance(source, str | Path) or not Path(source).exists():
+        return None
+    known = client.artifacts.known_blob(source)
+    return None if known is None else client.store.datasets.find_version(name, known.digest)
+
+
 def _check_list(checks: Sequence[Check] | Check) -> list[Check]:
+    from loopml.data.checks import Check
+
     items: list[Any] = [checks] if isinstance(checks, Check) else list(checks)
     for item in items:
         if not isinstance(item, Check):
@@ -128,6 +147,11 @@ def validate(
     ref: str | DatasetRef | DatasetVersion, checks: Sequence[Check], client: TrackingClient | None = None
 ) -> CheckReport:
     """Run ``checks`` over a stored version (read in record batches); the version itself is not changed."""
+    import pyarrow.parquet as pq
+
+    from loopml.data._sources import BATCH_ROWS, parquet_files
+    from loopml.data.checks import run_checks
+
     client = client or get_client()
     version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
     items = _check_list(checks)
@@ -173,6 +197,10 @@ def load(
 
     Inside a run, the version is recorded as the run's input.
     """
+    import pyarrow.parquet as pq
+
+    from loopml.data._sources import parquet_files
+
     client = client or get_client()
     version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
     with tempfile.TemporaryDirectory(prefix="loopml-load-") as tmp:

@@ -7,6 +7,7 @@ migrates it to the newest schema (Alembic); a database migrated by a newer loopm
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ class SqlStore:
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigError(f"Database {self.dialect!r} is not supported; use sqlite or postgresql.")
         self.engine = _create_engine(self._url.render_as_string(hide_password=False), busy_timeout)
+        # the dialect's INSERT with ON CONFLICT; importing only the one in use keeps start-up short
+        self.upsert_insert: Any = importlib.import_module(f"sqlalchemy.dialects.{self.dialect}").insert
         self._check_schema(migrate)
         self.runs = SqlRunRepository(self)
         self.datasets = SqlDatasetRepository(self)

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.errors import NotFoundError
@@ -44,7 +43,7 @@ def _select_versions() -> Any:
 class SqlDatasetRepository:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+        self._insert = store.upsert_insert
 
     # -- writing
     def add_version(
@@ -159,6 +158,11 @@ class SqlDatasetRepository:
             raise NotFoundError(
                 f"Dataset {name!r} has no version {version}; see `loopml data show {name}`."
             ) from None
+
+    def find_version(self, name: str, digest: str) -> DatasetVersion | None:
+        """The version of ``name`` holding exactly this content, if there is one."""
+        found = self._many(_select_versions().where(t.datasets.c.name == name, _V.digest == digest))
+        return found[0] if found else None
 
     def get_latest(self, name: str) -> DatasetVersion:
         """The newest version that is not quarantined."""

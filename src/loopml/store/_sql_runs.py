@@ -20,7 +20,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -53,7 +52,7 @@ def _number_text(value: float) -> str:
 class SqlRunRepository:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._upsert_insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+        self._upsert_insert = store.upsert_insert
 
     # -- experiments
     def create_experiment(self, name: str, description: str = "") -> Experiment:
