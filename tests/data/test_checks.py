@@ -134,6 +134,17 @@ class TestOnFail:
         with pytest.raises(InvalidArgumentError, match="not a check"):
             lm.data.add("r", readings, checks=["not_null(a)"])  # type: ignore[list-item]
 
+    def test_bad_checks_are_refused_even_for_known_content(self, readings: pd.DataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        import os
+        import time
+
+        path = tmp_path / "r.parquet"
+        readings.to_parquet(path)
+        os.utime(path, (time.time() - 60, time.time() - 60))
+        lm.data.add("r", path)
+        with pytest.raises(InvalidArgumentError, match="not a check"):
+            lm.data.add("r", path, checks=["not_null(a)"])  # type: ignore[list-item]
+
     def test_checks_run_over_files_too(self, readings: pd.DataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
         path = tmp_path / "r.csv"
         readings.to_csv(path, index=False)

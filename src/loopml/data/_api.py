@@ -54,7 +54,10 @@ def add(
     tags: Sequence[str] = (),
     client: TrackingClient | None = None,
 ) -> DatasetVersion:
-    """Store ``source`` as the next version of dataset ``name`` (identical content returns the existing one).
+    """Store ``source`` as the next version of dataset ``name``.
+
+    Content that a version of ``name`` already holds returns that version as it is (checks are not run
+    again); a file or folder unchanged since it was added is recognised from cached digests without reading.
 
     ``source`` is a pandas DataFrame, a PyArrow table, a .parquet or .csv file, or a folder of Parquet files.
     ``checks`` run while the data is read; when one fails, ``on_fail`` decides: ``"raise"`` stores nothing
@@ -69,6 +72,7 @@ def add(
         raise_reserved()
     if on_fail not in ON_FAIL:
         raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    checks = _check_list(checks)
     client = client or get_client()
     unchanged = _unchanged_version(client, name, source)
     if unchanged is not None:
@@ -79,7 +83,6 @@ def add(
     from loopml.data import _sources
     from loopml.data._schema import schema_changes
 
-    checks = _check_list(checks)
     previous = _newest(client, name)
 
     def gate(report: CheckReport) -> None:
@@ -132,6 +135,8 @@ def _unchanged_version(client: TrackingClient, name: str, source: Any) -> Datase
 
 
 def _check_list(checks: Sequence[Check] | Check) -> list[Check]:
+    if isinstance(checks, list | tuple) and not checks:
+        return []
     from loopml.data.checks import Check
 
     items: list[Any] = [checks] if isinstance(checks, Check) else list(checks)
