@@ -193,3 +193,27 @@ def data_validate(
                     console.print(f"  {row}", highlight=False, markup=False)
     if not report.passed:
         raise typer.Exit(1)
+
+
+@data_app.command("lineage")
+def data_lineage(
+    ref: str = typer.Argument(..., help="sensors:3, sensors@latest or sensors@tag."),
+    as_json: bool = JSON,
+) -> None:
+    """Show the versions a version was derived from, back to its sources, and how each was made."""
+    from loopml import data
+
+    graph = data.lineage(ref)
+    if as_json:
+        print_json(
+            {
+                "ref": graph.root.ref,
+                "versions": {
+                    v.id: {"ref": v.ref, "transform": v.transform, "parents": list(v.parents)}
+                    for v in graph.versions.values()
+                },
+                "sources": [v.ref for v in graph.sources],
+            }
+        )
+        return
+    console.print(graph.render(), highlight=False, markup=False)

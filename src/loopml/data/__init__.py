@@ -12,7 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from loopml.data._api import DataCheckWarning, SchemaChangeWarning, add, get, load, tag, validate, versions
+from loopml.data._api import (
+    DataCheckWarning,
+    Lineage,
+    SchemaChangeWarning,
+    add,
+    get,
+    lineage,
+    load,
+    tag,
+    transform,
+    validate,
+    versions,
+)
 from loopml.data._refs import DatasetRef, check_name, parse_ref
 
 _LAZY = {
@@ -26,16 +38,19 @@ __all__ = [
     "CATEGORY_LIMIT",
     "DataCheckWarning",
     "DatasetRef",
+    "Lineage",
     "SchemaChangeWarning",
     "add",
     "check_name",
     "checks",
     "get",
     "infer_schema",
+    "lineage",
     "load",
     "parse_ref",
     "schema_changes",
     "tag",
+    "transform",
     "validate",
     "versions",
 ]

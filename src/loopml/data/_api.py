@@ -6,7 +6,8 @@ import contextlib
 import platform
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,20 @@ def add(
             unchanged = client.store.datasets.set_tag(name, tag_name, unchanged.version)
         _record(client, unchanged, "output")
         return unchanged
+    return _store(name, source, checks, on_fail, description, tags, client)
+
+
+def _store(
+    name: str,
+    source: Any,
+    checks: list[Check],
+    on_fail: str,
+    description: str,
+    tags: list[str],
+    client: TrackingClient,
+    parents: Sequence[str] = (),
+    transform: dict[str, Any] | None = None,
+) -> DatasetVersion:
     from loopml.data import _sources
     from loopml.data._schema import schema_changes
 
@@ -109,6 +124,8 @@ def add(
         created_ms=client.now_ms(),
         tags=tags,
         checks=None if ingested.report is None else ingested.report.to_dict(),
+        parents=parents,
+        transform=transform,
     )
     if failed and created:
         assert ingested.report is not None
@@ -233,3 +250,112 @@ def _record(client: TrackingClient, version: DatasetVersion, direction: str) -> 
     run = active_run()
     if run is not None and run.client is client:
         client.store.datasets.link_run(run.id, version.id, direction)
+
+
+def transform(
+    name: str,
+    inputs: str | DatasetVersion | Sequence[str | DatasetVersion],
+    fn: Callable[..., Any],
+    *,
+    checks: Sequence[Check] = (),
+    on_fail: str = "raise",
+    description: str = "",
+    tags: Sequence[str] = (),
+    client: TrackingClient | None = None,
+) -> DatasetVersion:
+    """Make the next version of ``name`` as ``fn(*frames)`` of the versions ``inputs`` names.
+
+    ``fn`` takes one DataFrame per input and returns a DataFrame (or an Arrow table). The new version
+    records the input versions as its parents and ``fn`` (its qualified name and a digest of its source)
+    as the transformation, so ``lineage`` can walk back to the sources.
+    """
+    import inspect
+
+    from loopml.artifacts import hash_bytes
+
+    check_name(name)
+    if not callable(fn):
+        raise InvalidArgumentError(f"transform needs a function of DataFrames, got {fn!r}.")
+    items = [inputs] if isinstance(inputs, str | DatasetVersion) else list(inputs)
+    if not items:
+        raise InvalidArgumentError("transform needs at least one input version.")
+    client = client or get_client()
+    parents = [v if isinstance(v, DatasetVersion) else get(v, client) for v in items]
+    result = fn(*(load(v, client=client) for v in parents))
+    if not (_is_frame(result) or type(result).__name__ == "Table"):
+        raise InvalidArgumentError(
+            f"{getattr(fn, '__qualname__', fn)!r} returned a {type(result).__name__}; return a DataFrame."
+        )
+    try:
+        source_digest: str | None = hash_bytes(inspect.getsource(fn).encode())
+    except (OSError, TypeError):  # built-ins and functions typed into a console have no source file
+        source_digest = None
+    how = {
+        "kind": "python",
+        "function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}",
+        "source_digest": source_digest,
+        "inputs": [v.ref for v in parents],
+    }
+    tags_ = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
+    if on_fail not in ON_FAIL:
+        raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    version = _store(
+        name,
+        result,
+        _check_list(checks),
+        on_fail,
+        description,
+        tags_,
+        client,
+        parents=[v.id for v in parents],
+        transform=how,
+    )
+    return version
+
+
+def _is_frame(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and type(value).__module__.startswith("pandas")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The versions a version was made from, back to its sources: ``edges`` go from child to parent."""
+
+    root: DatasetVersion
+    versions: dict[str, DatasetVersion]
+    edges: list[tuple[str, str]]
+
+    @property
+    def sources(self) -> list[DatasetVersion]:
+        """The versions at the start of the chain (added, not derived)."""
+        return [v for v in self.versions.values() if not v.parents]
+
+    def render(self) -> str:
+        """The lineage as an indented tree, the version first and its parents below it."""
+        lines: list[str] = []
+
+        def walk(version: DatasetVersion, depth: int) -> None:
+            how = version.transform["function"] if version.transform else "added"
+            lines.append(f"{'  ' * depth}{version.ref}  ({how})")
+            for parent in version.parents:
+                walk(self.versions[parent], depth + 1)
+
+        walk(self.root, 0)
+        return "\n".join(lines)
+
+
+def lineage(ref: str | DatasetVersion, client: TrackingClient | None = None) -> Lineage:
+    """Walk from a version back through the versions it was derived from to its sources."""
+    client = client or get_client()
+    root = ref if isinstance(ref, DatasetVersion) else get(ref, client)
+    versions = {root.id: root}
+    edges: list[tuple[str, str]] = []
+    pending = [root]
+    while pending:
+        version = pending.pop()
+        for parent_id in version.parents:
+            edges.append((version.id, parent_id))
+            if parent_id not in versions:
+                versions[parent_id] = client.store.datasets.get_by_id(parent_id)
+                pending.append(versions[parent_id])
+    return Lineage(root, versions, edges)

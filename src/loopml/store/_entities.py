@@ -144,6 +144,8 @@ class DatasetVersion:
     created_ms: int
     tags: tuple[str, ...] = ()
     checks: dict[str, Any] | None = None  # the report of the checks it was added with, if any
+    transform: dict[str, Any] | None = None  # how a derived version was made (None for a source)
+    parents: tuple[str, ...] = ()  # ids of the versions it was made from
 
     @property
     def ref(self) -> str:

@@ -136,6 +136,7 @@ dataset_versions = Table(
     Column("environment_json", Text, nullable=False),  # loopml and library versions that wrote it
     Column("created_ms", BigInteger, nullable=False),
     Column("checks_json", Text, nullable=True),  # the report of the checks it was added with
+    Column("transform_json", Text, nullable=True),  # how a derived version was made from its parents
     UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
     UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
     Index("ix_dataset_versions_digest", "digest"),
@@ -157,4 +158,14 @@ run_datasets = Table(
     Column("version_id", String(32), ForeignKey("dataset_versions.id"), primary_key=True),
     Column("direction", String(8), primary_key=True),  # "input" or "output"
     Index("ix_run_datasets_version", "version_id"),
+)
+
+# The versions a derived version was made from, in the order the transformation took them.
+dataset_parents = Table(
+    "dataset_parents",
+    metadata,
+    Column("version_id", String(32), ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("parent_id", String(32), ForeignKey("dataset_versions.id"), nullable=False),
+    Index("ix_dataset_parents_parent", "parent_id"),
 )

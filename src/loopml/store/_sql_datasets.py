@@ -33,6 +33,7 @@ _VERSION_COLUMNS = (
     _V.environment_json,
     _V.created_ms,
     _V.checks_json,
+    _V.transform_json,
 )
 
 
@@ -61,6 +62,8 @@ class SqlDatasetRepository:
         created_ms: int,
         tags: Sequence[str] = (),
         checks: dict[str, Any] | None = None,
+        parents: Sequence[str] = (),
+        transform: dict[str, Any] | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version of ``name`` (created on first use); the same content again returns the existing
         version. Returns the version and whether it is new."""
@@ -93,8 +96,17 @@ class SqlDatasetRepository:
                         description=description,
                         environment_json=json.dumps(environment, sort_keys=True),
                         checks_json=None if checks is None else json.dumps(checks, sort_keys=True),
+                        transform_json=None if transform is None else json.dumps(transform, sort_keys=True),
                         created_ms=created_ms,
                     )
+                )
+            if created and parents:
+                conn.execute(
+                    t.dataset_parents.insert(),
+                    [
+                        {"version_id": version_id, "position": i, "parent_id": p}
+                        for i, p in enumerate(parents)
+                    ],
                 )
             for tag in tags:
                 self._set_tag(conn, dataset_id, tag, version_id)
@@ -222,8 +234,9 @@ class SqlDatasetRepository:
         )
         with self._store.read() as conn:
             rows = conn.execute(query).all()
-            tags = self._tags(conn, [r[0] for r in rows])
-        return [(_version(r[:-1], tags), r[-1]) for r in rows]
+            ids = [r[0] for r in rows]
+            tags, parents = self._tags(conn, ids), self._parents(conn, ids)
+        return [(_version(r[:-1], tags, parents), r[-1]) for r in rows]
 
     def referenced_digests(self) -> Iterator[str]:
         with self._store.read() as conn:
@@ -240,8 +253,25 @@ class SqlDatasetRepository:
     def _many(self, query: Any) -> list[DatasetVersion]:
         with self._store.read() as conn:
             rows = conn.execute(query).all()
-            tags = self._tags(conn, [r[0] for r in rows])
-        return [_version(r, tags) for r in rows]
+            ids = [r[0] for r in rows]
+            tags, parents = self._tags(conn, ids), self._parents(conn, ids)
+        return [_version(r, tags, parents) for r in rows]
+
+    @staticmethod
+    def _parents(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
+        parents: dict[str, list[str]] = {}
+        if version_ids:
+            pc = t.dataset_parents.c
+            for version_id, parent_id in conn.execute(
+                select(pc.version_id, pc.parent_id)
+                .where(pc.version_id.in_(version_ids))
+                .order_by(pc.position)
+            ):
+                parents.setdefault(version_id, []).append(parent_id)
+        return parents
+
+    def get_by_id(self, version_id: str) -> DatasetVersion:
+        return self._get(_V.id == version_id)
 
     @staticmethod
     def _tags(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
@@ -255,10 +285,9 @@ class SqlDatasetRepository:
         return tags
 
 
-def _version(row: Any, tags: dict[str, list[str]]) -> DatasetVersion:
-    (vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created, checks) = (
-        row
-    )
+def _version(row: Any, tags: dict[str, list[str]], parents: dict[str, list[str]]) -> DatasetVersion:
+    vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created, *extra = row
+    checks, how = extra
     return DatasetVersion(
         id=vid,
         dataset_id=dataset_id,
@@ -275,4 +304,6 @@ def _version(row: Any, tags: dict[str, list[str]]) -> DatasetVersion:
         created_ms=created,
         tags=tuple(tags.get(vid, ())),
         checks=None if checks is None else json.loads(checks),
+        transform=None if how is None else json.loads(how),
+        parents=tuple(parents.get(vid, ())),
     )
