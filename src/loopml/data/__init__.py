@@ -14,21 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.data._api import (
     DataCheckWarning,
-    Lineage,
     SchemaChangeWarning,
     add,
     get,
-    lineage,
     load,
     tag,
-    transform,
     validate,
     versions,
 )
+from loopml.data._derive import Lineage, clean, join_asof, lineage, transform
 from loopml.data._refs import DatasetRef, check_name, parse_ref
 
 _LAZY = {
     "checks": "loopml.data.checks",
+    "fixes": "loopml.data.fixes",
     "CATEGORY_LIMIT": "loopml.data._schema",
     "infer_schema": "loopml.data._schema",
     "schema_changes": "loopml.data._schema",
@@ -43,8 +42,11 @@ __all__ = [
     "add",
     "check_name",
     "checks",
+    "clean",
+    "fixes",
     "get",
     "infer_schema",
+    "join_asof",
     "lineage",
     "load",
     "parse_ref",
@@ -61,11 +63,11 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'loopml.data' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if name == "checks" else getattr(mod, name)
+    value = mod if name in ("checks", "fixes") else getattr(mod, name)
     globals()[name] = value
     return value
 
 
 if TYPE_CHECKING:
-    from loopml.data import checks
+    from loopml.data import checks, fixes
     from loopml.data._schema import CATEGORY_LIMIT, infer_schema, schema_changes
