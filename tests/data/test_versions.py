@@ -277,3 +277,12 @@ class TestUnchangedReAdd:
         lm.data.add("f", file)
         frame.head(10).to_parquet(file)
         assert lm.data.add("f", file).version == 2
+
+
+def test_progress_reports_rows_read_up_to_the_total(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": list(range(200_000))}), path, row_group_size=50_000)
+    seen: list[tuple[int, int | None]] = []
+    lm.data.add("big", path, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= 4 and seen[-1] == (200_000, 200_000)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from loopml.cli._app import app, new_app
-from loopml.cli._output import console, err_console, fmt_bytes, fmt_time, print_json, table
+from loopml.cli._output import console, err_console, fmt_bytes, fmt_time, print_json, progress_bar, table
 from loopml.store import DatasetVersion
 
 data_app = new_app("Datasets: versioned, content-addressed data with schemas.")
@@ -35,13 +35,14 @@ def data_add(
     description: str = typer.Option("", "--description", "-d", help="What this data is."),
     tag: list[str] = typer.Option(None, "--tag", "-t", help="Tag this version (repeatable)."),
     as_json: bool = JSON,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Add a file or folder as the next version of a dataset (unchanged content keeps its version)."""
     from loopml import data
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", data.SchemaChangeWarning)
-        version = data.add(name, path, description=description, tags=tag or ())
+    with warnings.catch_warnings(record=True) as caught, progress_bar(f"Reading {path.name}", quiet) as bar:
+        warnings.simplefilter("always")
+        version = data.add(name, path, description=description, tags=tag or (), progress=bar)
     if as_json:
         print_json(version_dict(version))
         return
@@ -50,7 +51,8 @@ def data_add(
         f"digest {version.digest[:16]}" + (f", tags {', '.join(version.tags)}" if version.tags else "")
     )
     for warning in caught:
-        err_console.print(f"[yellow]note:[/] {warning.message}", highlight=False)
+        if issubclass(warning.category, data.SchemaChangeWarning | data.DataCheckWarning):
+            err_console.print(f"[yellow]note:[/] {warning.message}", highlight=False)
 
 
 @data_app.command("ls")

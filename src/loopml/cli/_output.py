@@ -94,7 +94,7 @@ def progress_bar(description: str, quiet: bool = False) -> Iterator[Any]:
     ) as bar:
         task = bar.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update

@@ -6,7 +6,7 @@ import contextlib
 import platform
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ def add(
     on_fail: str = "raise",
     description: str = "",
     tags: Sequence[str] = (),
+    progress: Callable[[int, int | None], None] | None = None,
     client: TrackingClient | None = None,
 ) -> DatasetVersion:
     """Store ``source`` as the next version of dataset ``name``.
@@ -64,7 +65,8 @@ def add(
     and raises ``DataCheckError``, ``"warn"`` stores the version and warns, ``"quarantine"`` stores it
     marked quarantined (kept, never resolved by ``@latest``) and warns. The report is kept with the version.
     ``tags`` name this version (``sensors@prod``) and move here from any older version. Inside a run, the
-    version is recorded as the run's output.
+    version is recorded as the run's output. ``progress(rows_read, total_rows_or_None)`` is called as the
+    data is read.
     """
     check_name(name)
     tags = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
@@ -80,7 +82,7 @@ def add(
             unchanged = client.store.datasets.set_tag(name, tag_name, unchanged.version)
         _record(client, unchanged, "output")
         return unchanged
-    return _store(name, source, checks, on_fail, description, tags, client)
+    return _store(name, source, checks, on_fail, description, tags, client, progress=progress)
 
 
 def _store(
@@ -93,6 +95,7 @@ def _store(
     client: TrackingClient,
     parents: Sequence[str] = (),
     transform: dict[str, Any] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> DatasetVersion:
     from loopml.data import _sources
     from loopml.data._schema import schema_changes
@@ -107,7 +110,7 @@ def _store(
                 report,
             )
 
-    ingested = _sources.ingest(source, client.artifacts, checks, gate)
+    ingested = _sources.ingest(source, client.artifacts, checks, gate, progress)
     failed = ingested.report is not None and not ingested.report.passed
     status = DatasetStatus.QUARANTINED if failed and on_fail == "quarantine" else DatasetStatus.OK
     version, created = client.store.datasets.add_version(

@@ -34,12 +34,17 @@ class Ingested:
     report: CheckReport | None  # None when no checks were declared
 
 
-class Scan:
-    """One pass over record batches that infers the schema and runs the declared checks."""
+Progress = Callable[[int, "int | None"], None]  # (rows read, total rows when known)
 
-    def __init__(self, schema: pa.Schema, checks: Sequence[Check]) -> None:
+
+class Scan:
+    """One pass over record batches that infers the schema, runs the declared checks and reports progress."""
+
+    def __init__(self, schema: pa.Schema, checks: Sequence[Check], progress: Progress | None = None) -> None:
         self.builder = SchemaBuilder(schema)
         self.runner = CheckRunner(checks, schema) if checks else None
+        self.progress = progress
+        self.total_rows: int | None = None
 
     @property
     def num_rows(self) -> int:
@@ -49,6 +54,8 @@ class Scan:
         self.builder.update(batch)
         if self.runner is not None:
             self.runner.update(batch)
+        if self.progress is not None:
+            self.progress(self.builder.num_rows, self.total_rows)
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,12 @@ class _Context:
     artifacts: ArtifactStore
     checks: Sequence[Check]
     gate: Callable[[CheckReport], None]  # raises to stop before anything is stored
+    progress: Progress | None = None
 
-    def scan(self, schema: pa.Schema) -> Scan:
-        return Scan(schema, self.checks)
+    def scan(self, schema: pa.Schema, total_rows: int | None = None) -> Scan:
+        scan = Scan(schema, self.checks, self.progress)
+        scan.total_rows = total_rows
+        return scan
 
     def store(self, scan: Scan, put: Callable[[], Blob]) -> Ingested:
         report = scan.runner.finish() if scan.runner is not None else None
@@ -72,12 +82,13 @@ def ingest(
     artifacts: ArtifactStore,
     checks: Sequence[Check] = (),
     gate: Callable[[CheckReport], None] = lambda report: None,
+    progress: Progress | None = None,
 ) -> Ingested:
     """Check ``source``, store it as Parquet, and describe its schema.
 
     ``gate`` sees the checks' report after the data was read and before anything is stored.
     """
-    ctx = _Context(artifacts, checks, gate)
+    ctx = _Context(artifacts, checks, gate, progress)
     if isinstance(source, pa.Table):
         return _ingest_table(source, ctx)
     if _is_dataframe(source):
@@ -148,7 +159,7 @@ def _check_rows(num_rows: int, where: str) -> None:
 def _ingest_table(table: pa.Table, ctx: _Context) -> Ingested:
     check_columns(table.column_names, "The table")
     _check_rows(table.num_rows, "The table")
-    scan = ctx.scan(table.schema)
+    scan = ctx.scan(table.schema, table.num_rows)
     for batch in table.to_batches(BATCH_ROWS):
         scan.update(batch)
     with tempfile.TemporaryDirectory(prefix="loopml-data-") as tmp:
@@ -175,7 +186,8 @@ def _scan_parquet(files: list[Path], ctx: _Context) -> Scan:
     first = _open_parquet(files[0])
     schema = first.schema_arrow
     check_columns(schema.names, files[0].name)
-    scan = ctx.scan(schema)
+    # the footers give the row count of every file; opening them all first would read 10,000 footers twice
+    scan = ctx.scan(schema, first.metadata.num_rows if len(files) == 1 else None)
     for path in files:
         reader = first if path == files[0] else _open_parquet(path)
         if not reader.schema_arrow.equals(schema):
