@@ -174,7 +174,8 @@ def _ingest_table(table: pa.Table, ctx: _Context) -> Ingested:
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        # pre-buffering reads ahead whole row groups: twice the time and four times the memory here
+        return pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidArgumentError(
             f"{path.name} is not a readable Parquet file (is it truncated?): {exc}"
