@@ -8,10 +8,12 @@ the manifest's digest. Implementations differ only in where bytes live (a local 
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -156,13 +158,21 @@ class ArtifactStore(abc.ABC):
 # -- helpers shared by the implementations: folders, manifests and verified restores are store-agnostic
 
 
-def store_dir(store: ArtifactStore, path: str | Path) -> Blob:
-    """Store every file under ``path`` and their manifest; nothing is stored if the folder has a bad link."""
+def store_dir(
+    store: ArtifactStore,
+    path: str | Path,
+    before_manifest: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+) -> Blob:
+    """Store every file under ``path`` and their manifest; nothing is stored if the folder has a bad link.
+
+    The files are stored inside ``before_manifest()``, which a store uses to make them durable in one go.
+    """
     files = list_dir_files(path)  # walk everything first, so a refused symlink leaves no orphan blobs
     entries: dict[str, ManifestEntry] = {}
-    for rel, file in files:
-        blob = store.put_file(file)
-        entries[rel] = ManifestEntry(blob.digest, blob.size)
+    with before_manifest():
+        for rel, file in files:
+            blob = store.put_file(file)
+            entries[rel] = ManifestEntry(blob.digest, blob.size)
     manifest = store.put_bytes(encode_manifest(entries))
     return Blob(manifest.digest, sum(e.size for e in entries.values()), kind="dir")
 
