@@ -35,3 +35,10 @@ def test_importing_loopml_does_not_load_heavy_libraries() -> None:
 
 def test_all_lists_exactly_the_lazy_exports() -> None:
     assert set(loopml.__all__) == {*loopml._EXPORTS, "__version__"}
+
+
+def test_the_command_line_starts_without_the_store_or_pyarrow() -> None:
+    heavy = "('sqlalchemy', 'pyarrow', 'pandas', 'sklearn')"
+    code = f"import sys, loopml.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from loopml.cli._app import app, new_app
 from loopml.cli._output import console, err_console, fmt_bytes, fmt_time, print_json, progress_bar, table
-from loopml.store import DatasetVersion
+
+if TYPE_CHECKING:
+    from loopml.store import DatasetVersion
 
 data_app = new_app("Datasets: versioned, content-addressed data with schemas.")
 app.add_typer(data_app, name="data")

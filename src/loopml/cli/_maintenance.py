@@ -8,8 +8,6 @@ import typer
 
 from loopml.cli._app import app
 from loopml.cli._output import console, fmt_bytes, print_json, progress_bar, table
-from loopml.store._maintenance import collect_garbage, doctor
-from loopml.tracking import get_client, get_settings
 
 
 @app.command("doctor")
@@ -18,6 +16,9 @@ def doctor_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Check that the schema is current and every referenced blob exists and matches its digest."""
+    from loopml.store._maintenance import doctor
+    from loopml.tracking import get_client, get_settings
+
     settings = get_settings()
     client = get_client()
     with progress_bar("Verifying blobs", quiet or as_json) as update:
@@ -56,6 +57,9 @@ def gc_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
 ) -> None:
     """Remove blobs that nothing refers to."""
+    from loopml.store._maintenance import collect_garbage
+    from loopml.tracking import get_client
+
     client = get_client()
     report = collect_garbage(client.store, client.artifacts, grace_seconds=grace, dry_run=dry_run)
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,9 +20,12 @@ from loopml.cli._output import (
     table,
 )
 from loopml.errors import InvalidArgumentError, NotFoundError
-from loopml.store import Run
-from loopml.tracking import TrackingClient, get_client
 
+if TYPE_CHECKING:
+    from loopml.store import Run
+    from loopml.tracking import TrackingClient
+
+# the store and tracking layers load inside each command: `loopml --version` should not import SQLAlchemy
 experiments_app = new_app("Experiments: named groups of runs.")
 runs_app = new_app("Runs: what was trained, with which params, and how it scored.")
 app.add_typer(experiments_app, name="experiments")
@@ -34,6 +37,8 @@ JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 @experiments_app.command("ls")
 def experiments_ls(as_json: bool = JSON) -> None:
     """List experiments with their number of runs."""
+    from loopml.tracking import get_client
+
     rows = get_client().store.runs.list_experiments()
     if as_json:
         print_json([{**asdict(e), "created_at": e.created_at, "runs": n} for e, n in rows])
@@ -69,6 +74,8 @@ def runs_ls(
     as_json: bool = JSON,
 ) -> None:
     """List runs, newest first, or as filtered and ordered."""
+    from loopml.tracking import get_client
+
     runs = get_client().search_runs(filter, experiment or None, order_by or None, limit)
     if as_json:
         print_json([run_dict(r) for r in runs])
@@ -112,6 +119,8 @@ def runs_show(
     run_id: str = typer.Argument(..., help="A run id or a unique prefix."), as_json: bool = JSON
 ) -> None:
     """Show one run: attributes, params, metrics, tags and artifacts."""
+    from loopml.tracking import get_client
+
     client = get_client()
     run = resolve_run(client, run_id)
     datasets = client.store.datasets.run_datasets(run.id)
