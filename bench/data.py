@@ -613,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tools: list[Tool] = [Loopml(), Dvc(ensure_venv("dvc", [DVC_REQUIREMENT]))]
     versions = {tool.name: tool.version() for tool in tools}
+    floors = startup_floor(tools, repeats=5)
     session = fresh_dir(WORK_DIR, "data-")
     print(f"data, workspaces and raw results in {session.relative_to(REPO_DIR)}")
     try:
@@ -629,7 +630,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             for case in CASES
             for tool in tools
         }
-        floors = startup_floor(tools, repeats=5)
     finally:
         if not args.keep:
             shutil.rmtree(session / "source", ignore_errors=True)
@@ -645,6 +645,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         *METHOD_NOTES,
         *cpu_notes(results),
     ]
+    # others commit to loopml while a run goes on: say so when the figures may mix two states of its code
+    loopml_after = tools[0].version()
+    if loopml_after != versions["loopml"]:
+        notes.append(
+            f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
+            f"{loopml_after}); the figures may mix both. Run again on a quiet tree."
+        )
     print_report(rows, notes)
     if not args.no_write:
         command = " ".join([".venv/bin/python bench/data.py", *(argv if argv is not None else sys.argv[1:])])
