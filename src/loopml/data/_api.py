@@ -69,11 +69,7 @@ def add(
     data is read.
     """
     check_name(name)
-    tags = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
-    if "latest" in tags:
-        raise_reserved()
-    if on_fail not in ON_FAIL:
-        raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    tags = check_options(tags, on_fail)
     checks = _check_list(checks)
     client = client or get_client()
     unchanged = _unchanged_version(client, name, source)
@@ -186,8 +182,18 @@ def validate(
         return run_checks(items, schema, batches)
 
 
-def raise_reserved() -> None:
-    raise InvalidArgumentError("'latest' is not a tag you can set: it always means the newest good version.")
+def check_tag(tag_name: str) -> str:
+    check_name(tag_name, "tag")
+    if tag_name == "latest":
+        raise InvalidArgumentError("'latest' is not a tag you can set: it means the newest good version.")
+    return tag_name
+
+
+def check_options(tags: Sequence[str] | str, on_fail: str) -> list[str]:
+    """The tags to set, checked, after checking ``on_fail``: what every way of storing a version takes."""
+    if on_fail not in ON_FAIL:
+        raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    return [check_tag(tag) for tag in ([tags] if isinstance(tags, str) else tags)]
 
 
 def _newest(client: TrackingClient, name: str) -> DatasetVersion | None:
@@ -237,9 +243,7 @@ def load(
 def tag(ref: str, tag_name: str, client: TrackingClient | None = None) -> DatasetVersion:
     """Point ``tag_name`` at the version ``ref`` names (moving it from any other version)."""
     client = client or get_client()
-    check_name(tag_name, "tag")
-    if tag_name == "latest":
-        raise_reserved()
+    check_tag(tag_name)
     version = get(ref, client)
     return client.store.datasets.set_tag(version.name, tag_name, version.version)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml.data._api import ON_FAIL, _check_list, _store, get, load
+from loopml.data._api import _check_list, _store, check_options, get, load
 from loopml.data._refs import check_name
 from loopml.errors import InvalidArgumentError
 from loopml.store import DatasetVersion
@@ -35,9 +35,7 @@ def _derive(
 ) -> DatasetVersion:
     """Check every argument, load the inputs, call ``fn`` on them, and store the result with its lineage."""
     check_name(name)
-    tag_list = [check_name(tag, "tag") for tag in ([tags] if isinstance(tags, str) else tags)]
-    if on_fail not in ON_FAIL:
-        raise InvalidArgumentError(f"on_fail={on_fail!r}: use one of {', '.join(ON_FAIL)}.")
+    tag_list = check_options(tags, on_fail)
     check_list = _check_list(checks)
     items = [inputs] if isinstance(inputs, str | DatasetVersion) else list(inputs)
     if not items:

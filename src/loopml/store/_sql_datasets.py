@@ -259,30 +259,25 @@ class SqlDatasetRepository:
 
     @staticmethod
     def _parents(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
-        parents: dict[str, list[str]] = {}
-        if version_ids:
-            pc = t.dataset_parents.c
-            for version_id, parent_id in conn.execute(
-                select(pc.version_id, pc.parent_id)
-                .where(pc.version_id.in_(version_ids))
-                .order_by(pc.position)
-            ):
-                parents.setdefault(version_id, []).append(parent_id)
-        return parents
+        pc = t.dataset_parents.c
+        return _grouped(conn, pc.version_id, pc.parent_id, pc.position, version_ids)
 
     def get_by_id(self, version_id: str) -> DatasetVersion:
         return self._get(_V.id == version_id)
 
     @staticmethod
     def _tags(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
-        tags: dict[str, list[str]] = {}
-        if version_ids:
-            tc = t.dataset_tags.c
-            for version_id, tag in conn.execute(
-                select(tc.version_id, tc.tag).where(tc.version_id.in_(version_ids)).order_by(tc.tag)
-            ):
-                tags.setdefault(version_id, []).append(tag)
-        return tags
+        tc = t.dataset_tags.c
+        return _grouped(conn, tc.version_id, tc.tag, tc.tag, version_ids)
+
+
+def _grouped(conn: Connection, key: Any, value: Any, order: Any, keys: list[str]) -> dict[str, list[str]]:
+    """``value`` of every row whose ``key`` is among ``keys``, grouped by key and in ``order``."""
+    grouped: dict[str, list[str]] = {}
+    if keys:
+        for k, v in conn.execute(select(key, value).where(key.in_(keys)).order_by(order)):
+            grouped.setdefault(k, []).append(v)
+    return grouped
 
 
 def _version(row: Any, tags: dict[str, list[str]], parents: dict[str, list[str]]) -> DatasetVersion:
