@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from loopml.cli import app
@@ -80,3 +81,33 @@ def test_validate_shows_stored_report_or_runs_checks_from_a_file(tmp_path: Path)
     assert failing.exit_code == 1 and "has no 'NOPE'" in failing.output
     lm.data.add("plain", frame)
     assert "without checks" in runner.invoke(app, ["data", "validate", "plain:1"]).output
+
+
+def test_profile_and_diff(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    first = pd.DataFrame({"temp": rng.normal(60, 5, 5_000), "status": rng.choice(["ok", "fail"], 5_000)})
+    second = first.assign(temp=first.temp + 20)
+    for i, frame in enumerate([first, second]):
+        frame.to_parquet(tmp_path / f"v{i}.parquet")
+        assert runner.invoke(app, ["data", "add", "sensors", str(tmp_path / f"v{i}.parquet")]).exit_code == 0
+
+    shown = runner.invoke(app, ["data", "profile", "sensors:1"])
+    assert shown.exit_code == 0, shown.output
+    assert "temp" in shown.output and "status" in shown.output and "5,000 rows" in shown.output
+    profile = json.loads(runner.invoke(app, ["data", "profile", "sensors:1", "-c", "temp", "--json"]).output)
+    (temp,) = profile["columns"]
+    assert temp["count"] == 5_000 and temp["mean"] == pytest.approx(first.temp.mean())
+    assert len(temp["histogram"]["counts"]) == 10 and set(temp["quantiles"]) >= {"p50", "p99"}
+    missing = runner.invoke(app, ["data", "profile", "sensors:1", "-c", "nope"])
+    assert missing.exit_code == 1 and "no column 'nope'" in missing.output
+
+    compared = runner.invoke(app, ["data", "diff", "sensors:1", "sensors:2"])
+    assert (
+        compared.exit_code == 0 and "temp" in compared.output and "same columns and types" in compared.output
+    )
+    moved = json.loads(runner.invoke(app, ["data", "diff", "sensors:1", "sensors:2", "--json"]).output)
+    assert moved["columns"][0]["name"] == "temp" and moved["columns"][0]["score"] > 0.9
+    unknown = runner.invoke(app, ["data", "diff", "sensors:1", "sensors:5"])
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output

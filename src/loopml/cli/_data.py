@@ -1,4 +1,4 @@
-"""``loopml data ...``: add, list and show dataset versions."""
+"""``loopml data ...``: add, list, show, validate, profile and compare dataset versions."""
 
 from __future__ import annotations
 
@@ -221,3 +221,139 @@ def data_lineage(
         )
         return
     console.print(graph.render(), highlight=False, markup=False)
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    """A histogram in one line of block characters."""
+    peak = max(counts, default=0)
+    if peak <= 0:
+        return ""
+    return "".join(_BARS[min(len(_BARS) - 1, round(c / peak * (len(_BARS) - 1)))] for c in counts)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@data_app.command("profile")
+def data_profile(
+    ref: str = typer.Argument(..., help="sensors:3, sensors@latest or sensors@tag."),
+    column: list[str] = typer.Option(None, "--column", "-c", help="Only these columns (repeatable)."),
+    bins: int = typer.Option(10, "--bins", min=1, max=100, help="Histogram bins of numeric columns."),
+    as_json: bool = JSON,
+) -> None:
+    """Show a version's profile: per column counts, nulls, distinct values, moments, quantiles, and a
+    histogram or the most frequent values."""
+    from loopml import data
+    from loopml.errors import NotFoundError
+
+    version = data.get(ref)
+    summary = data.profile(version).summary(bins=bins)
+    columns = summary["columns"]
+    if column:
+        unknown = sorted(set(column) - {c["name"] for c in columns})
+        if unknown:
+            raise NotFoundError(f"{version.ref} has no column {', '.join(map(repr, unknown))}.")
+        columns = [c for c in columns if c["name"] in column]
+    if as_json:
+        print_json({"ref": version.ref, "num_rows": summary["num_rows"], "columns": columns})
+        return
+    title = f"Profile of {version.ref} ({summary['num_rows']:,} rows)"
+    numeric = [c for c in columns if c["kind"] == "numeric"]
+    others = [c for c in columns if c["kind"] != "numeric"]
+    if numeric:
+        table(
+            title + ": numeric columns",
+            ["Column", "Nulls", "Distinct", "Mean", "Std", "Min", "p50", "Max", "Histogram"],
+            [
+                (
+                    c["name"],
+                    f"{c['nulls']:,}",
+                    _count(c["distinct"]),
+                    _short(c.get("mean")),
+                    _short(c.get("std")),
+                    _short(c["min"]),
+                    _short(c.get("quantiles", {}).get("p50")),
+                    _short(c["max"]),
+                    sparkline(c["histogram"]["counts"]),
+                )
+                for c in numeric
+            ],
+        )
+    if others:
+        table(
+            title + (": other columns" if numeric else ""),
+            ["Column", "Type", "Nulls", "Distinct", "Range / top values"],
+            [
+                (
+                    c["name"],
+                    c["type"],
+                    f"{c['nulls']:,}",
+                    _count(c["distinct"]),
+                    f"{c['min']} … {c['max']}"
+                    if c["min"] is not None
+                    else ", ".join(f"{t['value']} ({t['count']:,})" for t in c.get("top", [])[:5]),
+                )
+                for c in others
+            ],
+        )
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+@data_app.command("diff")
+def data_diff(
+    before: str = typer.Argument(..., help="The older version, e.g. sensors:2."),
+    after: str = typer.Argument(..., help="The newer version, e.g. sensors:3 or sensors@latest."),
+    top: int = typer.Option(10, "--top", "-n", min=1, help="Show this many of the most moved columns."),
+    as_json: bool = JSON,
+) -> None:
+    """Compare two versions: schema changes, row counts, and the columns whose distributions moved most."""
+    from loopml import data
+
+    result = data.diff(before, after)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"[bold]{result.before}[/] -> [bold]{result.after}[/]: rows {result.rows[0]:,} -> {result.rows[1]:,}"
+        f" ({result.rows[1] - result.rows[0]:+,})",
+        highlight=False,
+    )
+    for change in result.schema_changes:
+        console.print(f"  {change}", highlight=False, markup=False)
+    if not result.schema_changes:
+        console.print("  same columns and types", highlight=False)
+
+    def moved(c: Any) -> str:
+        if c.kind == "numeric":
+            return f"mean {_short(c.before.get('mean'))} -> {_short(c.after.get('mean'))}"
+        if c.kind == "categorical":
+            old, new = c.before.get("top", {}), c.after.get("top", {})
+            values = sorted(old.keys() | new.keys(), key=lambda v: -abs(new.get(v, 0.0) - old.get(v, 0.0)))
+            return "; ".join(f"{v} {old.get(v, 0.0):.1%} -> {new.get(v, 0.0):.1%}" for v in values[:2])
+        return ""
+
+    table(
+        f"Columns by shift (top {min(top, len(result.columns))} of {len(result.columns)})",
+        ["Column", "Shift", "Measure", "Nulls", "Change"],
+        [
+            (
+                c.name,
+                f"{c.score:.3f}",
+                c.measure,
+                f"{c.before['null_fraction']:.1%} -> {c.after['null_fraction']:.1%}",
+                moved(c),
+            )
+            for c in result.columns[:top]
+        ],
+    )

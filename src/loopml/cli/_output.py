@@ -40,7 +40,18 @@ def clean_floats(value: Any) -> Any:
 
 
 # Columns whose text may wrap; the others keep to one line so ids and times stay readable.
-_WRAPPING = {"Name", "Metrics", "Params", "Detail", "Value", "Path", "Artifacts", "Experiment"}
+_WRAPPING = {
+    "Name",
+    "Metrics",
+    "Params",
+    "Detail",
+    "Value",
+    "Path",
+    "Artifacts",
+    "Experiment",
+    "Change",
+    "Range / top values",
+}
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

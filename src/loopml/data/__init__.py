@@ -1,5 +1,5 @@
-"""Data: versioned, content-addressed datasets with inferred schemas and checks, recorded as runs' inputs and
-outputs.
+"""Data: versioned, content-addressed datasets with inferred schemas, checks and profiles, recorded as runs'
+inputs and outputs.
 
     sensors = lm.data.add("sensors", df, checks=[lm.data.checks.not_null("temp")])   # -> sensors:1
     df = lm.data.load("sensors@latest")           # or "sensors:1", or a tag: "sensors@prod"
@@ -18,6 +18,7 @@ from loopml.data._api import (
     add,
     get,
     load,
+    profile,
     tag,
     validate,
     versions,
@@ -31,18 +32,26 @@ _LAZY = {
     "CATEGORY_LIMIT": "loopml.data._schema",
     "infer_schema": "loopml.data._schema",
     "schema_changes": "loopml.data._schema",
+    "Profile": "loopml.data._profile",
+    "ColumnProfile": "loopml.data._profile",
+    "DatasetDiff": "loopml.data._diff",
+    "diff": "loopml.data._diff",
 }
 
 __all__ = [
     "CATEGORY_LIMIT",
+    "ColumnProfile",
     "DataCheckWarning",
+    "DatasetDiff",
     "DatasetRef",
     "Lineage",
+    "Profile",
     "SchemaChangeWarning",
     "add",
     "check_name",
     "checks",
     "clean",
+    "diff",
     "fixes",
     "get",
     "infer_schema",
@@ -50,6 +59,7 @@ __all__ = [
     "lineage",
     "load",
     "parse_ref",
+    "profile",
     "schema_changes",
     "tag",
     "transform",
@@ -70,4 +80,6 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from loopml.data import checks, fixes
+    from loopml.data._diff import DatasetDiff, diff
+    from loopml.data._profile import ColumnProfile, Profile
     from loopml.data._schema import CATEGORY_LIMIT, infer_schema, schema_changes

@@ -17,6 +17,7 @@ from loopml.store import DatasetStatus, DatasetVersion
 from loopml.tracking import TrackingClient, active_run, get_client
 
 if TYPE_CHECKING:
+    from loopml.data._profile import Profile
     from loopml.data.checks import Check, CheckReport
 
 # pyarrow and the modules built on it load when data is read, not for an unchanged re-add or a lookup
@@ -107,6 +108,8 @@ def _store(
             )
 
     ingested = _sources.ingest(source, client.artifacts, checks, gate, progress)
+    # the profile blob goes first: a version row never refers to a blob that is not there
+    profile_blob = client.artifacts.put_bytes(ingested.profile.to_bytes())
     failed = ingested.report is not None and not ingested.report.passed
     status = DatasetStatus.QUARANTINED if failed and on_fail == "quarantine" else DatasetStatus.OK
     version, created = client.store.datasets.add_version(
@@ -124,6 +127,7 @@ def _store(
         checks=None if ingested.report is None else ingested.report.to_dict(),
         parents=parents,
         transform=transform,
+        profile_digest=profile_blob.digest,
     )
     if failed and created:
         assert ingested.report is not None
@@ -180,6 +184,40 @@ def validate(
         schema = pq.ParquetFile(files[0]).schema_arrow
         batches = (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS))
         return run_checks(items, schema, batches)
+
+
+def profile(ref: str | DatasetRef | DatasetVersion, client: TrackingClient | None = None) -> Profile:
+    """The profile of a version: per column counts, nulls, distinct values, moments, quantiles, a histogram
+    or the top values, from mergeable sketches (``a.merge(b)`` is the profile of the union).
+
+    Versions get their profile when they are added; one stored before profiles existed is profiled now
+    (read in record batches) and the result kept.
+    """
+    from loopml.data._profile import Profile
+
+    client = client or get_client()
+    version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
+    if version.profile_digest is not None:
+        return Profile.from_bytes(client.artifacts.get_bytes(version.profile_digest))
+    built = _profile_stored(version, client)
+    blob = client.artifacts.put_bytes(built.to_bytes())
+    client.store.datasets.set_profile(version.id, blob.digest)
+    return built
+
+
+def _profile_stored(version: DatasetVersion, client: TrackingClient) -> Profile:
+    import pyarrow.parquet as pq
+
+    from loopml.data._profile import ProfileBuilder
+    from loopml.data._sources import BATCH_ROWS, parquet_files
+
+    with tempfile.TemporaryDirectory(prefix="loopml-profile-") as tmp:
+        files = parquet_files(client.artifacts, version.digest, version.kind, Path(tmp))
+        builder = ProfileBuilder(pq.ParquetFile(files[0]).schema_arrow, version.num_rows)
+        for f in files:
+            for batch in pq.ParquetFile(f, pre_buffer=False).iter_batches(batch_size=BATCH_ROWS):
+                builder.update(batch)
+        return builder.result()
 
 
 def check_tag(tag_name: str) -> str:

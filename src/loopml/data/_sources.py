@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loopml.artifacts import ArtifactStore, Blob
-from loopml.data._schema import SchemaBuilder
+from loopml.data._profile import Profile, ProfileBuilder
 from loopml.data.checks import Check, CheckReport, CheckRunner
 from loopml.errors import BlobNotFoundError, IntegrityError, InvalidArgumentError, NotFoundError
 
@@ -31,6 +31,7 @@ class Ingested:
     blob: Blob
     num_rows: int
     schema: dict[str, Any]
+    profile: Profile
     report: CheckReport | None  # None when no checks were declared
 
 
@@ -38,13 +39,20 @@ Progress = Callable[[int, "int | None"], None]  # (rows read, total rows when kn
 
 
 class Scan:
-    """One pass over record batches that infers the schema, runs the declared checks and reports progress."""
+    """One pass over record batches that profiles the data (and so infers the schema), runs the declared
+    checks and reports progress."""
 
-    def __init__(self, schema: pa.Schema, checks: Sequence[Check], progress: Progress | None = None) -> None:
-        self.builder = SchemaBuilder(schema)
+    def __init__(
+        self,
+        schema: pa.Schema,
+        checks: Sequence[Check],
+        progress: Progress | None = None,
+        total_rows: int | None = None,
+    ) -> None:
+        self.builder = ProfileBuilder(schema, total_rows)
         self.runner = CheckRunner(checks, schema) if checks else None
         self.progress = progress
-        self.total_rows: int | None = None
+        self.total_rows = total_rows
 
     @property
     def num_rows(self) -> int:
@@ -66,15 +74,14 @@ class _Context:
     progress: Progress | None = None
 
     def scan(self, schema: pa.Schema, total_rows: int | None = None) -> Scan:
-        scan = Scan(schema, self.checks, self.progress)
-        scan.total_rows = total_rows
-        return scan
+        return Scan(schema, self.checks, self.progress, total_rows)
 
     def store(self, scan: Scan, put: Callable[[], Blob]) -> Ingested:
         report = scan.runner.finish() if scan.runner is not None else None
         if report is not None:
             self.gate(report)
-        return Ingested(put(), scan.num_rows, scan.builder.result(), report)
+        profile = scan.builder.result()
+        return Ingested(put(), scan.num_rows, scan.builder.schema(), profile, report)
 
 
 def ingest(

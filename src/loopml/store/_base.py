@@ -93,8 +93,13 @@ class DatasetRepository(Protocol):
         checks: dict[str, Any] | None = None,
         parents: Sequence[str] = (),
         transform: dict[str, Any] | None = None,
+        profile_digest: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version (the same digest again returns the existing one); also says whether it is new."""
+        ...
+
+    def set_profile(self, version_id: str, digest: str) -> DatasetVersion:
+        """Attach a profile blob to a version that has none (versions stored before profiles existed)."""
         ...
 
     def set_tag(self, name: str, tag: str, version: int) -> DatasetVersion: ...

@@ -146,6 +146,7 @@ class DatasetVersion:
     checks: dict[str, Any] | None = None  # the report of the checks it was added with, if any
     transform: dict[str, Any] | None = None  # how a derived version was made (None for a source)
     parents: tuple[str, ...] = ()  # ids of the versions it was made from
+    profile_digest: str | None = None  # blob of its profile (``lm.data.profile``)
 
     @property
     def ref(self) -> str:

@@ -137,6 +137,7 @@ dataset_versions = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("checks_json", Text, nullable=True),  # the report of the checks it was added with
     Column("transform_json", Text, nullable=True),  # how a derived version was made from its parents
+    Column("profile_digest", String(64), nullable=True),  # blob of its profile (column sketches)
     UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_number"),
     UniqueConstraint("dataset_id", "digest", name="uq_dataset_versions_digest"),
     Index("ix_dataset_versions_digest", "digest"),

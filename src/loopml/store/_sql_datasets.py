@@ -34,6 +34,7 @@ _VERSION_COLUMNS = (
     _V.created_ms,
     _V.checks_json,
     _V.transform_json,
+    _V.profile_digest,
 )
 
 
@@ -64,6 +65,7 @@ class SqlDatasetRepository:
         checks: dict[str, Any] | None = None,
         parents: Sequence[str] = (),
         transform: dict[str, Any] | None = None,
+        profile_digest: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
         """Record a version of ``name`` (created on first use); the same content again returns the existing
         version. Returns the version and whether it is new."""
@@ -97,6 +99,7 @@ class SqlDatasetRepository:
                         environment_json=json.dumps(environment, sort_keys=True),
                         checks_json=None if checks is None else json.dumps(checks, sort_keys=True),
                         transform_json=None if transform is None else json.dumps(transform, sort_keys=True),
+                        profile_digest=profile_digest,
                         created_ms=created_ms,
                     )
                 )
@@ -114,6 +117,17 @@ class SqlDatasetRepository:
 
         version_id, created = self._store.write(insert)
         return self._get(_V.id == version_id), created
+
+    def set_profile(self, version_id: str, digest: str) -> DatasetVersion:
+        def update(conn: Connection) -> None:
+            conn.execute(
+                t.dataset_versions.update()
+                .where(_V.id == version_id, _V.profile_digest.is_(None))
+                .values(profile_digest=digest)
+            )
+
+        self._store.write(update)
+        return self._get(_V.id == version_id)
 
     def _dataset_id(self, name: str, description: str, created_ms: int) -> str:
         with self._store.read() as conn:
@@ -241,7 +255,8 @@ class SqlDatasetRepository:
     def referenced_digests(self) -> Iterator[str]:
         with self._store.read() as conn:
             rows = conn.execute(select(_V.digest).distinct()).all()
-        for row in rows:
+            profiles = conn.execute(select(_V.profile_digest).where(_V.profile_digest.is_not(None))).all()
+        for row in [*rows, *profiles]:
             yield row[0]
 
     def _get(self, *where: Any) -> DatasetVersion:
@@ -282,7 +297,7 @@ def _grouped(conn: Connection, key: Any, value: Any, order: Any, keys: list[str]
 
 def _version(row: Any, tags: dict[str, list[str]], parents: dict[str, list[str]]) -> DatasetVersion:
     vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created, *extra = row
-    checks, how = extra
+    checks, how, profile = extra
     return DatasetVersion(
         id=vid,
         dataset_id=dataset_id,
@@ -301,4 +316,5 @@ def _version(row: Any, tags: dict[str, list[str]], parents: dict[str, list[str]]
         checks=None if checks is None else json.loads(checks),
         transform=None if how is None else json.loads(how),
         parents=tuple(parents.get(vid, ())),
+        profile_digest=profile,
     )

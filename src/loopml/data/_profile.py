@@ -1,0 +1,481 @@
+"""Profiles: per-column statistics from mergeable sketches, built in the pass that reads the data.
+
+The profile of two datasets' union is the merge of their profiles (``a.merge(b)``), so reference statistics
+are computed once and windows of live data merge without re-reading anything:
+
+- count, nulls, min, max, mean and standard deviation are exact (means and variances merge with Chan's
+  formula);
+- distinct values: a HyperLogLog of 4,096 registers (about 1.6 % error; exact below 50 values);
+- quantiles and histograms of numeric columns: DataSketches' KLL sketch (k=200, about 1.3 % rank error) over
+  a systematic sample of at most ``SAMPLE_BUDGET`` values per column: feeding every value of 10 million rows
+  x 20 columns costs 6 s, the sample a tenth of it, for a sampling error well under the sketch's own;
+- top values of text and boolean columns: DataSketches' frequent-items sketch, fed each batch's value
+  counts (exact while a column has fewer than 768 distinct values).
+
+A profile is stored as a JSON blob in the blob store; the version refers to it by digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from loopml.data._sketches import HyperLogLog, hash_numbers, hash_strings, thin_kll
+from loopml.errors import InvalidArgumentError
+
+CATEGORY_LIMIT = 50  # a text column with at most this many distinct values is treated as categorical
+SAMPLE_BUDGET = 1 << 20  # values per column fed to the quantile sketch before the sample rate halves
+KLL_K = 200
+FREQUENT_LG_K = 10  # frequent-items map of 1,024 slots: exact up to 768 distinct values
+BATCH_TOP = 1024  # per batch, at most this many of the most frequent values feed the frequent-items sketch
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+FORMAT = 1
+
+
+def column_kind(kind: pa.DataType) -> str:
+    """``numeric``, ``temporal``, ``categorical`` (text, booleans) or ``other`` (nested, binary…)."""
+    if pa.types.is_boolean(kind):
+        return "categorical"
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "numeric"
+    if pa.types.is_temporal(kind):
+        return "temporal"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        return "categorical"
+    return "other"
+
+
+@dataclass
+class ColumnProfile:
+    """What one column of a dataset looks like; ``merge`` gives the profile of the union of two."""
+
+    name: str
+    type: str
+    kind: str
+    count: int = 0  # non-null values
+    nulls: int = 0
+    finite: int = 0  # numeric values that are neither NaN nor infinite: what mean, std and quantiles cover
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    m2: float = 0.0  # sum of squared deviations from the mean
+    categories: list[Any] | None = None  # every distinct value, while there are at most CATEGORY_LIMIT
+    hll: HyperLogLog | None = None
+    kll: Any = None  # datasketches.kll_doubles_sketch over every ``sample_step``-th value
+    sample_step: int = 1
+    frequent: Any = None  # datasketches.frequent_strings_sketch
+
+    @property
+    def rows(self) -> int:
+        return self.count + self.nulls
+
+    @property
+    def null_fraction(self) -> float:
+        return self.nulls / self.rows if self.rows else 0.0
+
+    @property
+    def std(self) -> float | None:
+        return math.sqrt(self.m2 / (self.finite - 1)) if self.mean is not None and self.finite > 1 else None
+
+    @property
+    def distinct(self) -> int | None:
+        """Distinct non-null values: exact when there are few, estimated otherwise."""
+        if self.categories is not None:
+            return len(self.categories)
+        return None if self.hll is None else round(self.hll.estimate())
+
+    def quantiles(self, qs: Sequence[float] = QUANTILES) -> dict[float, float]:
+        if self.kll is None or self.kll.is_empty():
+            return {}
+        values = self.kll.get_quantiles(list(qs))
+        return {q: float(min(max(v, self.min), self.max)) for q, v in zip(qs, values, strict=True)}
+
+    def cdf(self, points: Sequence[float]) -> list[float]:
+        """Fraction of non-null values at or below each point (from the quantile sketch)."""
+        if self.kll is None or self.kll.is_empty():
+            return []
+        return [float(v) for v in self.kll.get_cdf(list(points), True)[:-1]]
+
+    def histogram(self, bins: int = 10) -> tuple[list[float], list[int]]:
+        """Equal-width bins from min to max: their edges and estimated counts."""
+        if self.kll is None or self.kll.is_empty() or self.min is None:
+            return [], []
+        low, high = float(self.min), float(self.max)
+        if low == high:
+            return [low, high], [self.finite]
+        edges = np.linspace(low, high, bins + 1).tolist()
+        masses = self.kll.get_pmf(edges[1:-1], True)  # (-inf, e1], (e1, e2], …
+        return edges, [round(m * self.finite) for m in masses]
+
+    def top(self, n: int = 10) -> list[tuple[str, int]]:
+        """The most frequent values with their counts (exact while the column has few distinct values)."""
+        if self.frequent is None or self.frequent.is_empty():
+            return []
+        from datasketches import frequent_items_error_type
+
+        # only values certainly more frequent than the sketch's error: none for a column of unique values
+        items = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_POSITIVES)
+        return [(item, int(estimate)) for item, estimate, *_ in items[:n]]
+
+    # -- merging
+    def merge(self, other: ColumnProfile) -> ColumnProfile:
+        if (self.name, self.type) != (other.name, other.type):
+            raise InvalidArgumentError(
+                f"Cannot merge column {self.name!r} ({self.type}) with {other.name!r} ({other.type}): "
+                "profiles merge only over the same columns and types."
+            )
+        merged = ColumnProfile(self.name, self.type, self.kind, self.count + other.count)
+        merged.nulls = self.nulls + other.nulls
+        merged.finite = self.finite + other.finite
+        merged.min = _smaller(self.min, other.min)
+        merged.max = _larger(self.max, other.max)
+        merged.mean, merged.m2 = _combine_moments(
+            (self.finite, self.mean, self.m2), (other.finite, other.mean, other.m2)
+        )
+        if self.categories is not None and other.categories is not None:
+            union = set(self.categories) | set(other.categories)
+            merged.categories = sorted(union, key=str) if len(union) <= CATEGORY_LIMIT else None
+        if self.hll is not None and other.hll is not None:
+            merged.hll = self.hll.merge(other.hll)
+        merged.kll, merged.sample_step = _merge_kll(self, other)
+        if self.frequent is not None and other.frequent is not None:
+            merged.frequent = _copy_sketch(self.frequent)
+            merged.frequent.merge(other.frequent)
+        return merged
+
+    # -- storage
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "kind": self.kind,
+            "count": self.count,
+            "nulls": self.nulls,
+            "finite": self.finite,
+            "min": _jsonable(self.min),
+            "max": _jsonable(self.max),
+            "mean": self.mean,
+            "m2": self.m2,
+            "categories": None if self.categories is None else [_jsonable(c) for c in self.categories],
+            "sample_step": self.sample_step,
+        }
+        for key, sketch in (("hll", self.hll), ("kll", self.kll), ("frequent", self.frequent)):
+            if sketch is not None:
+                raw = sketch.to_bytes() if isinstance(sketch, HyperLogLog) else sketch.serialize()
+                data[key] = base64.b64encode(raw).decode("ascii")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnProfile:
+        from datasketches import frequent_strings_sketch, kll_doubles_sketch
+
+        column = cls(data["name"], data["type"], data["kind"], data["count"], data["nulls"])
+        column.min, column.max = data.get("min"), data.get("max")
+        column.mean, column.m2, column.finite = data.get("mean"), data.get("m2", 0.0), data.get("finite", 0)
+        column.categories = data.get("categories")
+        column.sample_step = data.get("sample_step", 1)
+        if "hll" in data:
+            column.hll = HyperLogLog.from_bytes(base64.b64decode(data["hll"]))
+        if "kll" in data:
+            column.kll = kll_doubles_sketch.deserialize(base64.b64decode(data["kll"]))
+        if "frequent" in data:
+            column.frequent = frequent_strings_sketch.deserialize(base64.b64decode(data["frequent"]))
+        return column
+
+    def summary(self, bins: int = 10, top: int = 10) -> dict[str, Any]:
+        """What a person reads: the statistics, quantiles, and a histogram or the top values."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "type": self.type,
+            "kind": self.kind,
+            "count": self.count,
+            "nulls": self.nulls,
+            "null_fraction": self.null_fraction,
+            "distinct": self.distinct,
+            "min": _jsonable(self.min),
+            "max": _jsonable(self.max),
+        }
+        if self.kind == "numeric":
+            data["mean"], data["std"] = self.mean, self.std
+            data["quantiles"] = {f"p{round(q * 100)}": v for q, v in self.quantiles().items()}
+            edges, counts = self.histogram(bins)
+            data["histogram"] = {"edges": edges, "counts": counts}
+        if self.frequent is not None:
+            data["top"] = [{"value": v, "count": c} for v, c in self.top(top)]
+        return data
+
+
+@dataclass
+class Profile:
+    """A dataset version's profile: one ``ColumnProfile`` per column, in schema order."""
+
+    num_rows: int
+    columns: list[ColumnProfile]
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> ColumnProfile:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def merge(self, other: Profile) -> Profile:
+        """The profile of the union of both datasets (same columns and types, in any order)."""
+        if sorted(self.names) != sorted(other.names):
+            missing = sorted(set(self.names) ^ set(other.names))
+            raise InvalidArgumentError(
+                f"Cannot merge profiles with different columns ({', '.join(missing)}): profiles merge only "
+                "over the same columns."
+            )
+        return Profile(
+            self.num_rows + other.num_rows,
+            [c.merge(other[c.name]) for c in self.columns],
+            dict(self.environment),
+        )
+
+    def summary(self, bins: int = 10, top: int = 10) -> dict[str, Any]:
+        return {"num_rows": self.num_rows, "columns": [c.summary(bins, top) for c in self.columns]}
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "num_rows": self.num_rows,
+            "environment": self.environment,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Profile:
+        body = json.loads(data)
+        if body.get("format") != FORMAT:
+            raise InvalidArgumentError(
+                f"This profile has format {body.get('format')!r}; this loopml reads format {FORMAT}. "
+                "Upgrade loopml."
+            )
+        return cls(
+            body["num_rows"], [ColumnProfile.from_dict(c) for c in body["columns"]], body["environment"]
+        )
+
+
+class ProfileBuilder:
+    """Feed record batches; ``result()`` is the profile and ``schema()`` the version's schema summary.
+
+    ``total_rows``, when known in advance, fixes the sampling step of the quantile sketches; otherwise the
+    step doubles (and the sketch is thinned) each time the sample outgrows its budget.
+    """
+
+    def __init__(self, schema: pa.Schema, total_rows: int | None = None) -> None:
+        from datasketches import frequent_strings_sketch, kll_doubles_sketch
+
+        self.arrow_schema = schema
+        self.num_rows = 0
+        step = 1
+        while total_rows is not None and total_rows > step * SAMPLE_BUDGET:
+            step *= 2
+        self.columns: list[ColumnProfile] = []
+        self._seen: list[set[Any] | None] = []  # exact distinct values while few
+        self._positions: list[int] = []  # non-null values seen, for systematic sampling across batches
+        for f in schema:
+            kind = column_kind(f.type)
+            column = ColumnProfile(f.name, str(f.type), kind, sample_step=step)
+            if kind != "other":
+                column.hll = HyperLogLog()
+            if kind == "numeric":
+                column.kll = kll_doubles_sketch(KLL_K)
+            if kind == "categorical":
+                column.frequent = frequent_strings_sketch(FREQUENT_LG_K)
+            self.columns.append(column)
+            self._seen.append(set() if kind == "categorical" else None)
+            self._positions.append(0)
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        self.num_rows += batch.num_rows
+        for i, array in enumerate(batch.columns):
+            column = self.columns[i]
+            nulls = array.null_count
+            column.nulls += nulls
+            column.count += len(array) - nulls
+            if len(array) == nulls:
+                continue
+            if column.kind == "numeric":
+                self._numeric(i, column, array)
+            elif column.kind == "temporal":
+                self._temporal(column, array)
+            elif column.kind == "categorical":
+                self._categorical(i, column, array)
+
+    def _numeric(self, i: int, column: ColumnProfile, array: pa.Array) -> None:
+        if pa.types.is_decimal(array.type):
+            array = array.cast(pa.float64())
+        values = pc.drop_null(array).to_numpy(zero_copy_only=False)
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            if not finite.all():
+                values = values[finite]
+        n = len(values)
+        if n == 0:
+            return
+        column.min = _smaller(column.min, values.min().item())
+        column.max = _larger(column.max, values.max().item())
+        column.hll.update(hash_numbers(values))  # type: ignore[union-attr]
+        as_float = values.astype(np.float64, copy=False)
+        # moments around a value of the batch, which keeps the sum of squares well conditioned
+        shifted = as_float - as_float[0]
+        total, squares = float(shifted.sum()), float(shifted @ shifted)
+        batch = (n, float(as_float[0]) + total / n, max(squares - total * total / n, 0.0))
+        column.mean, column.m2 = _combine_moments((column.finite, column.mean, column.m2), batch)
+        column.finite += n
+        self._sample(i, column, as_float)
+
+    def _sample(self, i: int, column: ColumnProfile, values: np.ndarray) -> None:
+        step = column.sample_step
+        start = (-self._positions[i]) % step
+        self._positions[i] += len(values)
+        sample = values[start::step]
+        if not (sample.flags.writeable and sample.flags.c_contiguous):  # the sketch takes writable arrays
+            sample = sample.copy()
+        column.kll.update(sample)
+        if column.kll.n > 2 * SAMPLE_BUDGET:
+            column.kll = thin_kll(column.kll, 2)
+            column.sample_step *= 2
+
+    def _temporal(self, column: ColumnProfile, array: pa.Array) -> None:
+        low, high = pc.min_max(array).values()
+        column.min = _smaller(column.min, low.as_py())
+        column.max = _larger(column.max, high.as_py())
+        width = array.type.bit_width
+        if column.hll is not None and width in (32, 64):
+            ints = pc.drop_null(array).view(pa.int64() if width == 64 else pa.int32())
+            column.hll.update(hash_numbers(ints.to_numpy()))
+
+    def _categorical(self, i: int, column: ColumnProfile, array: pa.Array) -> None:
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        counts = pc.value_counts(array)
+        values, weights = counts.field("values"), counts.field("counts").to_numpy()
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        if not valid.all():
+            values, weights = values.filter(pa.array(valid)), weights[valid]
+        seen = self._seen[i]
+        if seen is not None:
+            seen.update(values.to_pylist())
+            if len(seen) > CATEGORY_LIMIT:
+                self._seen[i] = None
+        if pa.types.is_boolean(values.type):
+            keys = ["true" if v else "false" for v in values.to_pylist()]
+            column.hll.update(hash_numbers(np.asarray(values.to_pylist(), np.int64)))  # type: ignore[union-attr]
+        else:
+            column.hll.update(hash_strings(values))  # type: ignore[union-attr]
+            if len(weights) > BATCH_TOP:
+                keep = np.argpartition(weights, -BATCH_TOP)[-BATCH_TOP:]
+                values, weights = values.take(pa.array(keep)), weights[keep]
+            keys = values.to_pylist()
+        update = column.frequent.update
+        for key, weight in zip(keys, weights.tolist(), strict=True):
+            update(key, weight)
+
+    def result(self) -> Profile:
+        for column, seen in zip(self.columns, self._seen, strict=True):
+            if seen is not None and self.num_rows > 0:
+                column.categories = sorted(seen, key=str)
+        return Profile(self.num_rows, self.columns, _environment())
+
+    def schema(self) -> dict[str, Any]:
+        """The schema summary a version keeps: type, nullability, nulls, range, and bounded categories."""
+        columns = []
+        for column in self.columns:
+            entry: dict[str, Any] = {
+                "name": column.name,
+                "type": column.type,
+                "nullable": column.nulls > 0,
+                "null_count": column.nulls,
+            }
+            if column.min is not None:
+                entry["min"], entry["max"] = _jsonable(column.min), _jsonable(column.max)
+            if column.categories is not None:
+                entry["categories"] = [_jsonable(c) for c in column.categories]
+            columns.append(entry)
+        return {"num_rows": self.num_rows, "columns": columns}
+
+
+def build_profile(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], total_rows: int | None = None
+) -> Profile:
+    builder = ProfileBuilder(schema, total_rows)
+    for batch in batches:
+        builder.update(batch)
+    return builder.result()
+
+
+def _environment() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from loopml._version import __version__
+
+    found = {"loopml": __version__}
+    for package in ("datasketches", "pyarrow", "numpy"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[package] = version(package)
+    return found
+
+
+def _combine_moments(
+    a: tuple[int, float | None, float], b: tuple[int, float | None, float]
+) -> tuple[float | None, float]:
+    (na, mean_a, m2a), (nb, mean_b, m2b) = a, b
+    if mean_a is None or na <= 0:
+        return mean_b, m2b
+    if mean_b is None or nb <= 0:
+        return mean_a, m2a
+    n = na + nb
+    delta = mean_b - mean_a
+    return mean_a + delta * nb / n, m2a + m2b + delta * delta * na * nb / n
+
+
+def _merge_kll(a: ColumnProfile, b: ColumnProfile) -> tuple[Any, int]:
+    if a.kll is None or b.kll is None:
+        return None, max(a.sample_step, b.sample_step)
+    step = max(a.sample_step, b.sample_step)
+    left = a.kll if a.sample_step == step else thin_kll(a.kll, step // a.sample_step)
+    right = b.kll if b.sample_step == step else thin_kll(b.kll, step // b.sample_step)
+    merged = _copy_sketch(left)
+    merged.merge(right)
+    if merged.n > 2 * SAMPLE_BUDGET:
+        merged, step = thin_kll(merged, 2), step * 2
+    return merged, step
+
+
+def _copy_sketch(sketch: Any) -> Any:
+    return type(sketch).deserialize(sketch.serialize())
+
+
+def _smaller(a: Any, b: Any) -> Any:
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _larger(a: Any, b: Any) -> Any:
+    return b if a is None or (b is not None and b > a) else a
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, int | float | str | bool):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)  # dates and times as ISO text
