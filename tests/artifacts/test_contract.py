@@ -98,6 +98,26 @@ class TestArtifactStoreContract:
         assert dest.read_bytes() == b"file content"
         assert [p.name for p in dest.parent.iterdir()] == ["copy.bin"]  # no temporary left beside it
 
+    def test_a_staged_file_is_stored_on_commit_and_leaves_nothing_on_discard(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        source = tmp_path / "big.bin"
+        source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+        staged = store.stage_file(source)
+        staged.discard()
+        assert list(store.iter_objects()) == []
+        if isinstance(store, LocalArtifactStore):
+            assert list((Path(store.root) / "tmp").iterdir()) == []
+        blob = store.stage_file(source).commit()
+        assert blob == store.put_file(source) and store.get_bytes(blob.digest) == source.read_bytes()
+
+    def test_staging_a_missing_file_fails_and_stores_nothing(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        with pytest.raises(FileNotFoundError):
+            store.stage_file(tmp_path / "absent.bin").commit()
+        assert list(store.iter_objects()) == []
+
     def test_get_file_replaces_existing_dest(self, store: ArtifactStore, tmp_path: Path) -> None:
         blob = store.put_bytes(b"new")
         dest = tmp_path / "dest"

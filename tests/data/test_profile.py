@@ -189,6 +189,14 @@ class TestSketches:
         assert (hash_strings(words.slice(4)) == hashed[3:]).all()  # an offset into the buffers
         assert (hash_strings(pa.array(["a", "ab"], pa.large_string())) == hashed[[0, 4]]).all()
         assert hash_numbers(np.array([-0.0])) == hash_numbers(np.array([0.0]))
+        same_length = hash_strings(pa.array(["ab", "cd", "ba"]))  # the fixed-width path
+        assert (same_length == hash_strings(pa.array(["ab", "cd", "ba", "xyz"]))[:3]).all()
+
+    def test_most_frequent_values_keep_the_largest_counts_ties_and_all(self) -> None:
+        weights = np.array([1, 5, 2, 5, 1, 3, 1, 9])
+        assert sorted(_profile._most_frequent(weights, 3).tolist()) == [1, 3, 7]
+        assert sorted(_profile._most_frequent(weights, 4).tolist()) == [1, 3, 5, 7]
+        assert len(_profile._most_frequent(np.ones(50, np.int64), 10)) == 10  # all tied: the first ten
 
 
 class TestStoredProfiles:

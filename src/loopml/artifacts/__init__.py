@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from loopml.artifacts._base import ArtifactStore, Blob, ManifestEntry, StoredObject
+from loopml.artifacts._base import ArtifactStore, Blob, ManifestEntry, StagedBlob, StoredObject
 from loopml.artifacts._hashing import hash_bytes, hash_file, is_digest
 from loopml.artifacts._local import LocalArtifactStore
 from loopml.artifacts._memory import MemoryArtifactStore
@@ -27,6 +27,7 @@ __all__ = [
     "LocalArtifactStore",
     "ManifestEntry",
     "MemoryArtifactStore",
+    "StagedBlob",
     "StoredObject",
     "hash_bytes",
     "hash_file",

@@ -34,6 +34,20 @@ class Blob:
     kind: str = "file"  # "file" or "dir" (the digest is then a manifest's)
 
 
+class StagedBlob:
+    """A file being stored in the background while the caller does other work with it: ``commit()`` waits
+    and puts the blob in place (returning it), ``discard()`` drops it, leaving nothing behind."""
+
+    def __init__(self, commit: Callable[[], Blob], discard: Callable[[], None] = lambda: None) -> None:
+        self._commit, self._discard = commit, discard
+
+    def commit(self) -> Blob:
+        return self._commit()
+
+    def discard(self) -> None:
+        self._discard()
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """One object as it lies in the store, for listing (``loopml gc``, ``loopml doctor``)."""
@@ -88,6 +102,10 @@ class ArtifactStore(abc.ABC):
 
     @abc.abstractmethod
     def put_file(self, path: str | Path) -> Blob: ...
+
+    def stage_file(self, path: str | Path) -> StagedBlob:
+        """Start storing ``path``; stores that can copy in the background do so until ``commit()``."""
+        return StagedBlob(lambda: self.put_file(path))
 
     @abc.abstractmethod
     def put_dir(self, path: str | Path) -> Blob:

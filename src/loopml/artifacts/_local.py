@@ -7,16 +7,18 @@ import io
 import os
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from loopml.artifacts._base import (
     ArtifactStore,
     Blob,
     ManifestEntry,
+    StagedBlob,
     StoredObject,
     load_manifest,
     restore_dir,
@@ -69,12 +71,50 @@ class LocalArtifactStore(ArtifactStore):
             return Blob(known, st.st_size)
         with open(file, "rb") as f:
             blob = self._ingest(f)
+        self._remember(file, st, blob.digest)
+        return blob
+
+    def stage_file(self, path: str | Path) -> StagedBlob:
+        """Copy and hash ``path`` into the temporary folder in a thread (file I/O and blake3 release the
+        GIL); ``commit()`` renames it into place, ``discard()`` removes the temporary copy."""
+        file = Path(os.path.abspath(path))
+        st = os.stat(file)
+        known = self.cached_digest(file, st)
+        if known is not None:
+            return StagedBlob(lambda: Blob(known, st.st_size))
+        outcome: dict[str, Any] = {}
+
+        def copy() -> None:
+            try:
+                with open(file, "rb") as f:
+                    outcome["written"] = self._write_tmp(f)
+            except BaseException as exc:  # raised by commit()
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=copy, name="loopml-stage", daemon=True)
+        worker.start()
+
+        def commit() -> Blob:
+            worker.join()
+            if "error" in outcome:
+                raise outcome["error"]
+            blob = self._place(*outcome.pop("written"))
+            self._remember(file, st, blob.digest)
+            return blob
+
+        def discard() -> None:
+            worker.join()
+            if "written" in outcome:
+                outcome.pop("written")[0].unlink(missing_ok=True)
+
+        return StagedBlob(commit, discard)
+
+    def _remember(self, file: Path, st: os.stat_result, digest: str) -> None:
         # remember the digest only if the file did not change while it was read, and not within the
         # timestamp granularity of now (a same-size rewrite in the same tick would look unchanged)
         unchanged = stat_key(os.stat(file)) == stat_key(st)
         if self._digests is not None and unchanged and time.time_ns() - st.st_mtime_ns > _RACY_NS:
-            self._digests.put(file, st, blob.digest)
-        return blob
+            self._digests.put(file, st, digest)
 
     def put_dir(self, path: str | Path) -> Blob:
         with self._digests.deferred() if self._digests is not None else contextlib.nullcontext():
@@ -100,6 +140,10 @@ class LocalArtifactStore(ArtifactStore):
         return digest if digest is not None and self.exists(digest) else None
 
     def _ingest(self, stream: BinaryIO) -> Blob:
+        return self._place(*self._write_tmp(stream))
+
+    def _write_tmp(self, stream: BinaryIO) -> tuple[Path, str, int]:
+        """Copy ``stream`` into a new temporary file, hashing it; durable unless a batch sync follows."""
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".tmp")
         tmp = Path(name)
         try:
@@ -109,6 +153,13 @@ class LocalArtifactStore(ArtifactStore):
                 if not self._batch_sync:
                     os.fsync(out.fileno())  # the bytes are on disk before the name that promises them
             os.chmod(tmp, _READ_ONLY)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, digest, size
+
+    def _place(self, tmp: Path, digest: str, size: int) -> Blob:
+        try:
             target = self._path(digest)
             # a same-size copy is trusted (content is checked on read and by doctor); a short one is replaced
             if target.is_file() and target.stat().st_size == size:

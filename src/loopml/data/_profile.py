@@ -321,7 +321,7 @@ class ProfileBuilder:
     def _numeric(self, i: int, column: ColumnProfile, array: pa.Array) -> None:
         if pa.types.is_decimal(array.type):
             array = array.cast(pa.float64())
-        values = pc.drop_null(array).to_numpy(zero_copy_only=False)
+        values = _numbers(pc.drop_null(array) if array.null_count else array)
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
             if not finite.all():
@@ -335,7 +335,8 @@ class ProfileBuilder:
         as_float = values.astype(np.float64, copy=False)
         # moments around a value of the batch, which keeps the sum of squares well conditioned
         shifted = as_float - as_float[0]
-        total, squares = float(shifted.sum()), float(shifted @ shifted)
+        total = float(shifted.sum())
+        squares = float(np.square(shifted, out=shifted).sum())  # not ``@``: BLAS threads cost ms per call
         batch = (n, float(as_float[0]) + total / n, max(squares - total * total / n, 0.0))
         column.mean, column.m2 = _combine_moments((column.finite, column.mean, column.m2), batch)
         column.finite += n
@@ -366,7 +367,7 @@ class ProfileBuilder:
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
         counts = pc.value_counts(array)
-        values, weights = counts.field("values"), counts.field("counts").to_numpy()
+        values, weights = counts.field("values"), _numbers(counts.field("counts"))
         valid = values.is_valid().to_numpy(zero_copy_only=False)
         if not valid.all():
             values, weights = values.filter(pa.array(valid)), weights[valid]
@@ -381,7 +382,7 @@ class ProfileBuilder:
         else:
             column.hll.update(hash_strings(values))  # type: ignore[union-attr]
             if len(weights) > BATCH_TOP:
-                keep = np.argpartition(weights, -BATCH_TOP)[-BATCH_TOP:]
+                keep = _most_frequent(weights, BATCH_TOP)
                 values, weights = values.take(pa.array(keep)), weights[keep]
             keys = values.to_pylist()
         update = column.frequent.update
@@ -410,6 +411,25 @@ class ProfileBuilder:
                 entry["categories"] = [_jsonable(c) for c in column.categories]
             columns.append(entry)
         return {"num_rows": self.num_rows, "columns": columns}
+
+
+def _numbers(array: pa.Array) -> np.ndarray:
+    """The values of a primitive array without nulls, as numpy, without a copy (``to_numpy`` goes through
+    pyarrow's pandas machinery, and imports pandas)."""
+    kind = array.type
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_float16(kind):
+        dtype = np.dtype(kind.to_pandas_dtype())
+        return np.frombuffer(array.buffers()[1], dtype, len(array), array.offset * dtype.itemsize)
+    return np.asarray(array.to_numpy(zero_copy_only=False))
+
+
+def _most_frequent(weights: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` of the largest weights (all above a threshold): counts are small
+    integers, so a histogram of them finds the threshold in one pass, ties and all."""
+    histogram = np.bincount(np.minimum(weights, 1 << 20))
+    above = np.cumsum(histogram[::-1])[::-1]  # how many weights are >= each value
+    threshold = int(np.argmax(above <= limit)) if (above <= limit).any() else len(histogram) - 1
+    return np.flatnonzero(weights >= max(threshold, 1))[:limit]
 
 
 def build_profile(

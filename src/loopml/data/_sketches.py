@@ -65,7 +65,13 @@ def hash_strings(array: pa.Array) -> np.ndarray:
         else np.empty(0, np.uint8)
     )
     hashes = lengths.astype(np.uint64) ^ _SEED  # the empty string hashes by its length alone
-    if len(data):
+    width = int(lengths[0])
+    if len(data) and width > 0 and len(data) == width * n and (lengths == width).all():
+        # every value as long as the others (ids, codes): one row of a matrix each, no per-byte indexing
+        with np.errstate(over="ignore"):
+            rows = (data.reshape(n, width).astype(np.uint64) + np.uint64(1)) * _powers(width)[:width]
+            hashes = hashes * _POLY + rows.sum(axis=1, dtype=np.uint64)
+    elif len(data):
         starts = offsets[:-1] - start
         position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
         powers = _powers(int(lengths.max()))
@@ -105,10 +111,12 @@ class HyperLogLog:
         if len(hashes) == 0:
             return
         index = (hashes >> np.uint64(_Q)).astype(np.intp)
-        rest = hashes << np.uint64(HLL_P)
-        # rank = leading zeros of the remaining bits + 1; frexp's exponent is the bit length
-        _, bits = np.frexp(rest.astype(np.float64))
-        rank = np.where(rest == 0, _Q + 1, np.clip(65 - bits, 1, _Q + 1)).astype(np.uint8)
+        # rank = trailing zeros of the other bits + 1 (as good as leading zeros for a uniform hash), counted
+        # with integer operations: the lowest set bit, minus one, is a run of ones to count
+        rest = hashes | np.uint64(1 << _Q)  # caps the rank at _Q + 1
+        with np.errstate(over="ignore"):
+            lowest = rest & (~rest + np.uint64(1))
+        rank = np.bitwise_count(lowest - np.uint64(1)).astype(np.uint8) + np.uint8(1)
         np.maximum.at(self.registers, index, rank)
 
     def merge(self, other: HyperLogLog) -> HyperLogLog:

@@ -7,6 +7,7 @@ checked before anything is stored, so a bad one leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,22 +49,42 @@ class Scan:
         checks: Sequence[Check],
         progress: Progress | None = None,
         total_rows: int | None = None,
+        expected_rows: int | None = None,
     ) -> None:
-        self.builder = ProfileBuilder(schema, total_rows)
+        self.builder = ProfileBuilder(schema, expected_rows if total_rows is None else total_rows)
         self.runner = CheckRunner(checks, schema) if checks else None
         self.progress = progress
         self.total_rows = total_rows
 
-    @property
-    def num_rows(self) -> int:
-        return self.builder.num_rows
+        self.num_rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def update(self, batch: pa.RecordBatch) -> None:
-        self.builder.update(batch)
-        if self.runner is not None:
-            self.runner.update(batch)
+        """Small batches (a folder of small files) are gathered up to ``BATCH_ROWS`` rows first: the
+        sketches cost per call, not only per row."""
+        self.num_rows += batch.num_rows
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= BATCH_ROWS:
+            self._flush()
         if self.progress is not None:
-            self.progress(self.builder.num_rows, self.total_rows)
+            self.progress(self.num_rows, self.total_rows)
+
+    def finish(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        batches = (
+            pending if len(pending) == 1 else pa.Table.from_batches(pending).combine_chunks().to_batches()
+        )
+        for batch in batches:
+            self.builder.update(batch)
+            if self.runner is not None:
+                self.runner.update(batch)
 
 
 @dataclass(frozen=True)
@@ -73,10 +94,13 @@ class _Context:
     gate: Callable[[CheckReport], None]  # raises to stop before anything is stored
     progress: Progress | None = None
 
-    def scan(self, schema: pa.Schema, total_rows: int | None = None) -> Scan:
-        return Scan(schema, self.checks, self.progress, total_rows)
+    def scan(
+        self, schema: pa.Schema, total_rows: int | None = None, expected_rows: int | None = None
+    ) -> Scan:
+        return Scan(schema, self.checks, self.progress, total_rows, expected_rows)
 
     def store(self, scan: Scan, put: Callable[[], Blob]) -> Ingested:
+        scan.finish()
         report = scan.runner.finish() if scan.runner is not None else None
         if report is not None:
             self.gate(report)
@@ -190,32 +214,122 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
 
 
 def _scan_parquet(files: list[Path], ctx: _Context) -> Scan:
-    """Read every file in record batches: proves each is whole, and infers the schema on the way."""
-    first = _open_parquet(files[0])
-    schema = first.schema_arrow
-    check_columns(schema.names, files[0].name)
-    # the footers give the row count of every file; opening them all first would read 10,000 footers twice
-    scan = ctx.scan(schema, first.metadata.num_rows if len(files) == 1 else None)
-    for path in files:
-        reader = first if path == files[0] else _open_parquet(path)
-        if not reader.schema_arrow.equals(schema):
+    """Read every file in record batches: proves each is whole, and profiles it on the way.
+
+    The files of a folder are opened, and small ones read, by two threads a few files ahead of the scan
+    (Parquet decoding releases the GIL); a large file is streamed batch by batch, never whole in memory.
+    """
+    scan: Scan | None = None
+    schema: pa.Schema | None = None
+    for path, reader, batches in _read_ahead(files):
+        if schema is None:
+            schema = reader.schema_arrow
+            check_columns(schema.names, path.name)
+            # opening every footer first to count rows would read 10,000 footers twice: a folder's count is
+            # estimated from its first file, which sets the profile's sampling rate (it adapts if wrong)
+            rows = reader.metadata.num_rows
+            scan = ctx.scan(schema, rows if len(files) == 1 else None, rows * len(files))
+        elif not reader.schema_arrow.equals(schema):
             raise InvalidArgumentError(
                 f"{path.name} has another schema than {files[0].name}; a folder holds files of one schema."
             )
-        try:
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS):
-                scan.update(batch)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InvalidArgumentError(
-                f"{path.name} cannot be read to the end (is it corrupt?): {exc}"
-            ) from exc
+        assert scan is not None
+        for batch in batches if batches is not None else prefetch(_stream(path, reader)):
+            scan.update(batch)
+    assert scan is not None
     return scan
 
 
+_SMALL_FILE_ROWS = BATCH_ROWS  # files up to this many rows are read whole by the read-ahead threads
+_READ_AHEAD = 8
+
+
+def _read_ahead(files: list[Path]) -> Iterator[tuple[Path, pq.ParquetFile, list[pa.RecordBatch] | None]]:
+    if len(files) == 1:
+        yield files[0], _open_parquet(files[0]), None
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def read(path: Path) -> tuple[pq.ParquetFile, list[pa.RecordBatch] | None]:
+        reader = _open_parquet(path)
+        if reader.metadata.num_rows > _SMALL_FILE_ROWS:
+            return reader, None
+        return reader, list(_stream(path, reader))
+
+    pending = iter(files)
+    window: deque[tuple[Path, Future[tuple[pq.ParquetFile, list[pa.RecordBatch] | None]]]] = deque()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="loopml-read") as pool:
+        try:
+            for path in files[:_READ_AHEAD]:
+                window.append((path, pool.submit(read, path)))
+                next(pending)
+            while window:
+                path, future = window.popleft()
+                following = next(pending, None)
+                if following is not None:
+                    window.append((following, pool.submit(read, following)))
+                reader, batches = future.result()
+                yield path, reader, batches
+        finally:
+            for _, future in window:
+                future.cancel()
+
+
+def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 3) -> Iterator[pa.RecordBatch]:
+    """Decode the next few batches in a thread while the caller profiles this one (decoding releases the
+    GIL); at most ``depth`` batches wait in memory. Errors reach the caller in order."""
+    import queue
+    import threading
+
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                ready.put(("batch", batch))
+            ready.put(("end", None))
+        except BaseException as exc:  # handed over to the consumer, raised there
+            ready.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="loopml-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        worker.join()
+
+
+def _stream(path: Path, reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader.iter_batches(batch_size=BATCH_ROWS)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidArgumentError(f"{path.name} cannot be read to the end (is it corrupt?): {exc}") from exc
+
+
 def _ingest_parquet_file(path: Path, ctx: _Context) -> Ingested:
-    scan = _scan_parquet([path], ctx)
-    _check_rows(scan.num_rows, path.name)
-    return ctx.store(scan, lambda: ctx.artifacts.put_file(path))
+    # the file is copied into the store while it is read; kept only if it proves whole and passes
+    staged = ctx.artifacts.stage_file(path)
+    try:
+        scan = _scan_parquet([path], ctx)
+        _check_rows(scan.num_rows, path.name)
+        return ctx.store(scan, staged.commit)
+    except BaseException:
+        staged.discard()
+        raise
 
 
 def _ingest_folder(folder: Path, ctx: _Context) -> Ingested:
