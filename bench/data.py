@@ -543,10 +543,10 @@ def memory_note(results: Mapping[str, CaseResult], sizes: Sizes) -> str:
     verdict = "met" if peak < PROFILE_MEMORY_GOAL else "NOT met"
     return (
         f"Profile memory goal (issue: profiling 10 million rows x 20 columns from Parquet keeps peak memory "
-        f"under 1 GB): loopml computes a version's schema (types, null counts, ranges, categories) in the "
-        f"same streaming pass as the add, so the peak RSS of `loopml data add` on the {sizes.big_rows:,}-row "
-        f"file stands for it until the profile feature lands: **{_mb(peak)}**, goal < "
-        f"{_mb(PROFILE_MEMORY_GOAL)}: {verdict}."
+        f"under 1 GB): loopml builds a version's profile (exact moments, HyperLogLog, KLL and frequent-items "
+        f"sketches for every column) in the streaming pass of the add, so the peak RSS of `loopml data add` "
+        f"on the {sizes.big_rows:,}-row file, which also copies the file and runs the process, bounds it: "
+        f"**{_mb(peak)}**, goal < {_mb(PROFILE_MEMORY_GOAL)}: {verdict}."
     )
 
 
@@ -556,10 +556,11 @@ METHOD_NOTES = [
     "(inode, mtime, size) -> md5 in its state database. A re-add of unchanged files skips hashing but still "
     "relinks: it deletes the workspace file and copies it back from the cache. It does not fsync.",
     "What `loopml data add` does: reads every record batch of every file (proving each is whole) while it "
-    "infers the schema (types, null counts, min/max, categories), then copies each file into its "
-    "content-addressed store while hashing it with blake3, makes the copies durable (fsync) and records the "
-    "version in SQLite; a folder is one blob per file plus a manifest. A re-add looks each file up in its "
-    "digest cache (path, size, mtime, inode, device) and reads nothing when all match.",
+    "profiles every column (the schema summary comes from the same pass) and, for a single file, copies it "
+    "into its content-addressed store in a second thread while hashing it with blake3; makes the copies "
+    "durable (fsync), stores the profile and records the version in SQLite; a folder is one blob per file "
+    "plus a manifest, its files read two at a time. A re-add looks each file up in its digest cache (path, "
+    "size, mtime, inode, device) and reads nothing when all match.",
     "Method: every command is a whole process started as a user starts it, timed by wall clock from the "
     "outside; peak RSS and CPU times come from `/usr/bin/time -v`. The data is copied into each tool's "
     f"fresh workspace untimed and left {DATA_AGE_S:g} s to age (loopml trusts cached digests only for files "

@@ -167,6 +167,8 @@ def test_demo_trains_tracks_and_leaves_a_healthy_store() -> None:
     assert "Best:" in out
     sensors = lm.data.get("demo-sensors@latest")
     assert sensors.num_rows == 6000
+    assert sensors.checks is not None and sensors.checks["passed"] and len(sensors.checks["results"]) == 6
+    assert sensors.profile_digest is not None and lm.data.profile(sensors).num_rows == 6000
     for run in runs:
         assert [(v.id, d) for v, d in get_client().store.datasets.run_datasets(run.id)] == [
             (sensors.id, "input")

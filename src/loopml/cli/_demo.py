@@ -1,6 +1,6 @@
 """``loopml demo``: real work on generated data, end to end, in well under two minutes on 2 cores.
 
-Today it stores generated sensor data as a dataset version, trains two failure predictors on it inside
+Today it stores generated sensor data as a dataset version (checked and profiled), trains two failure predictors on it inside
 tracked runs that record it as their input (params, per-fold metrics, a model and its feature importances as
 artifacts), and compares them with a metric search.
 """
@@ -43,6 +43,19 @@ def make_sensor_data(n_rows: int = 6000, seed: int = 7) -> Any:
     frame.insert(0, "machine_id", np.random.default_rng(seed).integers(1, 51, size=n_rows))
     frame["failure"] = y
     return frame
+
+
+def demo_checks() -> list[Any]:
+    from loopml.data import checks as C
+
+    return [
+        C.row_count(min=1000),
+        C.not_null("machine_id"),
+        C.in_range("machine_id", 1, 50),
+        C.in_set("failure", [0, 1]),
+        C.max_null_fraction("temperature", 0.01),
+        C.has_column("rpm", "float"),
+    ]
 
 
 def _train(name: str, estimator: Any, params: dict[str, Any], data_ref: str, quiet: bool) -> str:
@@ -118,11 +131,23 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
     )
     data = make_sensor_data()
     sensors = lm.data.add(
-        DATASET, data, description="Generated readings of 50 machines; failure is the label."
+        DATASET,
+        data,
+        checks=demo_checks(),
+        description="Generated readings of 50 machines; failure is the label.",
     )
+    assert sensors.checks is not None
+    passed = sum(r["passed"] for r in sensors.checks["results"])
     console.print(
         f"Generated {len(data):,} sensor readings from 50 machines ({data['failure'].mean():.0%} fail), "
-        f"stored as dataset version [bold]{sensors.ref}[/] ({sensors.digest[:12]})."
+        f"stored as dataset version [bold]{sensors.ref}[/] ({sensors.digest[:12]}): "
+        f"{passed} of {len(sensors.checks['results'])} checks passed, profile stored."
+    )
+    temperature = lm.data.profile(sensors)["temperature"]
+    console.print(
+        f"Profile of temperature: mean {temperature.mean:.2f}, std {temperature.std:.2f}, "
+        f"median {temperature.quantiles((0.5,))[0.5]:.2f}, ~{temperature.distinct:,} distinct values.",
+        highlight=False,
     )
     rf_params = {"model": "random_forest", "n_estimators": 150, "max_depth": 10}
     gb_params = {"model": "hist_gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
