@@ -1,8 +1,8 @@
 """``loopml demo``: real work on generated data, end to end, in well under two minutes on 2 cores.
 
-Today it stores generated sensor data as a dataset version (checked and profiled), trains two failure predictors on it inside
-tracked runs that record it as their input (params, per-fold metrics, a model and its feature importances as
-artifacts), and compares them with a metric search.
+Today it stores generated sensor data as a dataset version (checked and profiled), trains two failure
+predictors on it inside tracked runs that record it as their input (params, per-fold metrics, a model and its
+feature importances as artifacts), and compares them with a metric search.
 """
 
 from __future__ import annotations

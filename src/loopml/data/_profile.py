@@ -22,6 +22,7 @@ import contextlib
 import json
 import math
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ SAMPLE_BUDGET = 1 << 20  # values per column fed to the quantile sketch before t
 KLL_K = 200
 FREQUENT_LG_K = 10  # frequent-items map of 1,024 slots: exact up to 768 distinct values
 BATCH_TOP = 1024  # per batch, at most this many of the most frequent values feed the frequent-items sketch
+_PARALLEL_ROWS = 16_384  # smaller batches are profiled in the calling thread: handing over costs more
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 FORMAT = 1
 
@@ -278,7 +280,7 @@ class ProfileBuilder:
     step doubles (and the sketch is thinned) each time the sample outgrows its budget.
     """
 
-    def __init__(self, schema: pa.Schema, total_rows: int | None = None) -> None:
+    def __init__(self, schema: pa.Schema, total_rows: int | None = None, threads: int = 2) -> None:
         from datasketches import frequent_strings_sketch, kll_doubles_sketch
 
         self.arrow_schema = schema
@@ -301,22 +303,37 @@ class ProfileBuilder:
             self.columns.append(column)
             self._seen.append(set() if kind == "categorical" else None)
             self._positions.append(0)
+        self._pool: ThreadPoolExecutor | None = None
+        if threads > 1:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="loopml-profile")
 
     def update(self, batch: pa.RecordBatch) -> None:
         self.num_rows += batch.num_rows
-        for i, array in enumerate(batch.columns):
-            column = self.columns[i]
-            nulls = array.null_count
-            column.nulls += nulls
-            column.count += len(array) - nulls
-            if len(array) == nulls:
-                continue
-            if column.kind == "numeric":
-                self._numeric(i, column, array)
-            elif column.kind == "temporal":
-                self._temporal(column, array)
-            elif column.kind == "categorical":
-                self._categorical(i, column, array)
+        if self._pool is None or batch.num_rows < _PARALLEL_ROWS or batch.num_columns < 2:
+            for i, array in enumerate(batch.columns):
+                self._column(i, array)
+            return
+        # columns are independent and numpy and Arrow release the GIL: two threads share them
+        list(self._pool.map(self._column, range(batch.num_columns), batch.columns))
+
+    def _column(self, i: int, array: pa.Array) -> None:
+        column = self.columns[i]
+        nulls = array.null_count
+        column.nulls += nulls
+        column.count += len(array) - nulls
+        if len(array) == nulls:
+            return
+        if column.kind == "numeric":
+            self._numeric(i, column, array)
+        elif column.kind == "temporal":
+            self._temporal(column, array)
+        elif column.kind == "categorical":
+            self._categorical(i, column, array)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _numeric(self, i: int, column: ColumnProfile, array: pa.Array) -> None:
         if pa.types.is_decimal(array.type):
@@ -390,6 +407,7 @@ class ProfileBuilder:
             update(key, weight)
 
     def result(self) -> Profile:
+        self.close()
         for column, seen in zip(self.columns, self._seen, strict=True):
             if seen is not None and self.num_rows > 0:
                 column.categories = sorted(seen, key=str)
