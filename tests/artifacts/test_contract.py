@@ -111,6 +111,41 @@ class TestArtifactStoreContract:
         blob = store.stage_file(source).commit()
         assert blob == store.put_file(source) and store.get_bytes(blob.digest) == source.read_bytes()
 
+    def test_a_staged_folder_is_its_put_dir_on_commit_and_nothing_on_discard(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "folder"
+        (folder / "sub").mkdir(parents=True)
+        for i in range(5):
+            (folder / f"f{i}.bin").write_bytes(os.urandom(1000 + i))
+        (folder / "sub" / "same.bin").write_bytes((folder / "f0.bin").read_bytes())
+        store.stage_dir(folder).discard()
+        assert list(store.iter_objects()) == []
+        if isinstance(store, LocalArtifactStore):
+            assert list((Path(store.root) / "tmp").iterdir()) == []
+        blob = store.stage_dir(folder).commit()
+        assert blob == store.put_dir(folder) and blob.kind == "dir"
+        assert sorted(store.read_manifest(blob.digest)) == [
+            "f0.bin",
+            "f1.bin",
+            "f2.bin",
+            "f3.bin",
+            "f4.bin",
+            "sub/same.bin",
+        ]
+
+    @needs_symlinks
+    def test_staging_a_folder_with_a_link_out_is_refused_at_once(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        (tmp_path / "secret").write_text("x")
+        (folder / "link").symlink_to(tmp_path / "secret")
+        with pytest.raises(PathEscapeError):
+            store.stage_dir(folder)
+        assert list(store.iter_objects()) == []
+
     def test_staging_a_missing_file_fails_and_stores_nothing(
         self, store: ArtifactStore, tmp_path: Path
     ) -> None:

@@ -107,6 +107,11 @@ class ArtifactStore(abc.ABC):
         """Start storing ``path``; stores that can copy in the background do so until ``commit()``."""
         return StagedBlob(lambda: self.put_file(path))
 
+    def stage_dir(self, path: str | Path) -> StagedBlob:
+        """Start storing the folder ``path`` as ``put_dir`` would; ``commit()`` returns its manifest blob."""
+        list_dir_files(path)  # a folder with a bad link is refused now, as put_dir would
+        return StagedBlob(lambda: self.put_dir(path))
+
     @abc.abstractmethod
     def put_dir(self, path: str | Path) -> Blob:
         """Store every file under ``path`` and a manifest of them; refuse symlinks that leave ``path``."""

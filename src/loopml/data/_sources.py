@@ -255,7 +255,9 @@ def _read_ahead(files: list[Path]) -> Iterator[tuple[Path, pq.ParquetFile, list[
         reader = _open_parquet(path)
         if reader.metadata.num_rows > _SMALL_FILE_ROWS:
             return reader, None
-        return reader, list(_stream(path, reader))
+        return reader, list(
+            _stream(path, reader, threads=False)
+        )  # the read-ahead threads are the parallelism
 
     pending = iter(files)
     window: deque[tuple[Path, Future[tuple[pq.ParquetFile, list[pa.RecordBatch] | None]]]] = deque()
@@ -313,9 +315,9 @@ def prefetch(batches: Iterator[pa.RecordBatch], depth: int = 3) -> Iterator[pa.R
         worker.join()
 
 
-def _stream(path: Path, reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+def _stream(path: Path, reader: pq.ParquetFile, threads: bool = True) -> Iterator[pa.RecordBatch]:
     try:
-        yield from reader.iter_batches(batch_size=BATCH_ROWS)
+        yield from reader.iter_batches(batch_size=BATCH_ROWS, use_threads=threads)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidArgumentError(f"{path.name} cannot be read to the end (is it corrupt?): {exc}") from exc
 
@@ -344,9 +346,14 @@ def _ingest_folder(folder: Path, ctx: _Context) -> Ingested:
         )
     if not files:
         raise InvalidArgumentError(f"{folder.name} holds no Parquet files.")
-    scan = _scan_parquet(files, ctx)
-    _check_rows(scan.num_rows, folder.name)
-    return ctx.store(scan, lambda: ctx.artifacts.put_dir(folder))
+    staged = ctx.artifacts.stage_dir(folder)  # the files are copied into the store while they are read
+    try:
+        scan = _scan_parquet(files, ctx)
+        _check_rows(scan.num_rows, folder.name)
+        return ctx.store(scan, staged.commit)
+    except BaseException:
+        staged.discard()
+        raise
 
 
 def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
