@@ -11,6 +11,7 @@ command runs as usual, which gives the same answer, or the error, the long way.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,10 +29,17 @@ def answer(argv: list[str]) -> bool:
     if parsed is None:
         return False
     name, path, as_json = parsed
+    # a stat result and a tuple per file, and the modules loaded, are all still in use when the answer is
+    # printed: collecting garbage meanwhile only costs time
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         version = unchanged_version(name, path)
     except Exception:  # not certain: the command itself reports what is wrong
         return False
+    finally:
+        if collecting:
+            gc.enable()
     if version is None:
         return False
     if as_json:
