@@ -14,8 +14,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from loopml._version import __version__
-
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     **{
@@ -47,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     **{name: "loopml.store" for name in ("Experiment", "Metric", "Run", "RunStatus", "SqlStore")},
     **{name: "loopml.artifacts" for name in ("LocalArtifactStore", "MemoryArtifactStore")},
     "Settings": "loopml.config",
+    "__version__": "loopml._version",  # package metadata: reading it costs 30 ms, so only when asked
     "DatasetVersion": "loopml.store",
     "data": "loopml.data",
     "errors": "loopml.errors",
@@ -105,6 +104,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from loopml import data, errors
+    from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore

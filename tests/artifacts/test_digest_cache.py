@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 
-from loopml.artifacts import Blob, LocalArtifactStore, hash_file
+from loopml.artifacts import Blob, LocalArtifactStore, MemoryArtifactStore, hash_file, peek_known_blob
+from loopml.artifacts._digest_cache import DigestCache
 
 
 def old_file(path: Path, data: bytes, age: float = 60.0) -> Path:
@@ -107,3 +109,133 @@ def test_the_cache_can_be_turned_off(tmp_path: Path) -> None:
     path = old_file(tmp_path / "a.bin", b"abc")
     store.put_file(path)
     assert store.known_blob(path) is None and not (tmp_path / "root" / "cache").exists()
+
+
+# -- folders: one lookup for the whole folder, keyed by the fingerprint of all its files
+
+
+def old_tree(root: Path, n: int = 12) -> Path:
+    for i in range(n):
+        old_file((root / ("sub" if i % 3 == 0 else ".") / f"f{i}.bin").resolve(), bytes([i]) * (40 + i))
+    return root
+
+
+def forget_files(store: LocalArtifactStore) -> None:
+    """Drop the per-file entries, as if only the folder entry were known."""
+    with sqlite3.connect(Path(store.root) / "cache" / "digests.sqlite") as conn:
+        conn.execute("DELETE FROM file_digests")
+
+
+def forget_folders(store: LocalArtifactStore) -> None:
+    """Drop the folder entries, as in a cache written before they existed."""
+    with sqlite3.connect(Path(store.root) / "cache" / "digests.sqlite") as conn:
+        conn.execute("DELETE FROM dir_digests")
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    return old_tree(root)
+
+
+def test_an_unchanged_folder_is_one_lookup(store: LocalArtifactStore, tree: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    blob = store.put_dir(tree)
+    forget_files(store)
+    monkeypatch.setattr(DigestCache, "get_under", lambda *a: pytest.fail("looked up file by file"))
+    assert store.known_blob(tree) == blob
+    assert peek_known_blob(store.root, tree) == blob
+    assert peek_known_blob(store.root, tree.parent / "tree" / "sub" / "..") == blob  # the same real folder
+
+
+@pytest.mark.parametrize("change", ["content", "touched", "added", "removed", "renamed", "replaced"])
+def test_any_change_in_a_folder_is_a_miss(store: LocalArtifactStore, tree: Path, change: str) -> None:
+    store.put_dir(tree)
+    target = tree / "sub" / "f3.bin"
+    if change == "content":
+        old_file(target, b"y" * target.stat().st_size, age=30)
+    elif change == "touched":
+        os.utime(target, (time.time() - 10, time.time() - 10))
+    elif change == "added":
+        old_file(tree / "sub" / "new.bin", b"new")
+    elif change == "removed":
+        target.unlink()
+    elif change == "renamed":
+        target.rename(tree / "sub" / "g3.bin")
+    else:
+        other = old_file(tree.parent / "other.bin", b"z" * target.stat().st_size)
+        os.replace(other, target)
+    assert store.known_blob(tree) is None
+    assert peek_known_blob(store.root, tree) is None
+    assert store.put_dir(tree) == MemoryArtifactStore().put_dir(tree)  # stored as it is now
+    assert store.known_blob(tree) == peek_known_blob(store.root, tree) == store.put_dir(tree)
+
+
+def test_a_folder_with_a_file_written_just_now_is_not_recorded(store: LocalArtifactStore, tree: Path) -> None:
+    (tree / "sub" / "fresh.bin").write_bytes(b"fresh")
+    blob = store.put_dir(tree)
+    assert peek_known_blob(store.root, tree) is None
+    assert store.known_blob(tree) is None
+    os.utime(tree / "sub" / "fresh.bin", (time.time() - 5, time.time() - 5))
+    assert store.put_dir(tree) == blob  # now trusted, and recorded
+    assert peek_known_blob(store.root, tree) == blob
+
+
+def test_a_folder_known_file_by_file_is_recorded_for_next_time(
+    store: LocalArtifactStore, tree: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    blob = store.put_dir(tree)
+    forget_folders(store)  # a cache from before folder entries
+    assert peek_known_blob(store.root, tree) is None  # the read-only peek does not go file by file
+    with monkeypatch.context() as m:
+        m.setattr(DigestCache, "get", lambda *a: pytest.fail("one query per file"))
+        assert store.known_blob(tree) == blob  # one query for the whole folder
+    assert peek_known_blob(store.root, tree) == blob
+
+
+def test_a_folder_whose_manifest_or_file_blob_is_gone_is_a_miss(
+    store: LocalArtifactStore, tree: Path
+) -> None:
+    blob = store.put_dir(tree)
+    store.delete(blob.digest)
+    assert store.known_blob(tree) is None and peek_known_blob(store.root, tree) is None
+    assert store.put_dir(tree) == blob and store.exists(blob.digest)
+    forget_folders(store)
+    first = store.read_manifest(blob.digest)["sub/f0.bin"].digest
+    store.delete(first)
+    assert store.known_blob(tree) is None  # file by file, each blob must be there
+    assert store.put_dir(tree) == blob and store.exists(first)
+
+
+def test_a_broken_cache_only_means_misses_for_folders(store: LocalArtifactStore, tree: Path) -> None:
+    store.put_dir(tree)
+    cache = Path(store.root) / "cache" / "digests.sqlite"
+    for leftover in cache.parent.glob("digests.sqlite*"):
+        leftover.unlink()
+    cache.write_bytes(b"not a database" * 100)
+    assert peek_known_blob(store.root, tree) is None
+    broken = LocalArtifactStore(store.root)
+    assert broken.known_blob(tree) is None
+    assert broken.put_dir(tree) == MemoryArtifactStore().put_dir(tree)
+
+
+def test_a_peek_creates_nothing(tmp_path: Path, tree: Path) -> None:
+    root = tmp_path / "no-store"
+    assert peek_known_blob(root, tree) is None
+    assert peek_known_blob(root, tree / "f1.bin") is None
+    assert not root.exists()
+    store = LocalArtifactStore(tmp_path / "root", digest_cache=False)
+    store.put_dir(tree)
+    assert peek_known_blob(store.root, tree) is None
+    assert not (tmp_path / "root" / "cache").exists()
+
+
+def test_a_peek_of_a_file_is_what_the_store_knows(store: LocalArtifactStore, tmp_path: Path) -> None:
+    path = old_file(tmp_path / "a.bin", b"abc" * 100)
+    assert peek_known_blob(store.root, path) is None
+    blob = store.put_file(path)
+    assert peek_known_blob(store.root, path) == blob == store.known_blob(path)
+    old_file(path, b"xyz" * 100, age=30)
+    assert peek_known_blob(store.root, path) is None
+    with pytest.raises(FileNotFoundError):  # errors are for the caller to report
+        peek_known_blob(store.root, tmp_path / "missing.bin")

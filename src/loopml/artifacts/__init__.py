@@ -1,16 +1,36 @@
-"""Content-addressed blob storage (blake3), deduplicated and verified on every read."""
+"""Content-addressed blob storage (blake3), deduplicated and verified on every read.
 
-from pathlib import Path
+Names resolve on first use, so that recognising stored content (``peek_known_blob``) loads only what it needs.
+"""
 
-from loopml.artifacts._base import ArtifactStore, Blob, ManifestEntry, StagedBlob, StoredObject
-from loopml.artifacts._hashing import hash_bytes, hash_file, is_digest
-from loopml.artifacts._local import LocalArtifactStore
-from loopml.artifacts._memory import MemoryArtifactStore
-from loopml.errors import InvalidArgumentError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ArtifactStore": "loopml.artifacts._base",
+    "Blob": "loopml.artifacts._blob",
+    "ManifestEntry": "loopml.artifacts._blob",
+    "StagedBlob": "loopml.artifacts._base",
+    "StoredObject": "loopml.artifacts._base",
+    "hash_bytes": "loopml.artifacts._hashing",
+    "hash_file": "loopml.artifacts._hashing",
+    "is_digest": "loopml.artifacts._hashing",
+    "peek_known_blob": "loopml.artifacts._known",
+    "LocalArtifactStore": "loopml.artifacts._local",
+    "MemoryArtifactStore": "loopml.artifacts._memory",
+}
 
 
 def open_artifact_store(root: str) -> ArtifactStore:
     """The store at ``root``, a local folder path or ``file://`` URL (no other scheme is available yet)."""
+    from pathlib import Path
+
+    from loopml.artifacts._local import LocalArtifactStore
+    from loopml.errors import InvalidArgumentError
+
     if "://" in root:
         scheme, _, rest = root.partition("://")
         if scheme != "file":
@@ -20,6 +40,23 @@ def open_artifact_store(root: str) -> ArtifactStore:
         root = rest
     return LocalArtifactStore(Path(root))
 
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.artifacts' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from loopml.artifacts._base import ArtifactStore, StagedBlob, StoredObject
+    from loopml.artifacts._blob import Blob, ManifestEntry
+    from loopml.artifacts._hashing import hash_bytes, hash_file, is_digest
+    from loopml.artifacts._known import peek_known_blob
+    from loopml.artifacts._local import LocalArtifactStore
+    from loopml.artifacts._memory import MemoryArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -33,4 +70,5 @@ __all__ = [
     "hash_file",
     "is_digest",
     "open_artifact_store",
+    "peek_known_blob",
 ]

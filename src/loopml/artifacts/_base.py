@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import json
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,19 +17,32 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import BinaryIO
 
+from loopml.artifacts._blob import (
+    MANIFEST_FORMAT,
+    Blob,
+    ManifestEntry,
+    decode_manifest,
+    encode_manifest,
+)
 from loopml.artifacts._hashing import CHUNK_SIZE, copy_and_hash, hash_bytes, integrity_error, is_digest
+from loopml.artifacts._scan import scan_dir
 from loopml.errors import BlobNotFoundError, InvalidArgumentError, PathEscapeError
 
-MANIFEST_FORMAT = "loopml.manifest/1"
-
-
-@dataclass(frozen=True)
-class Blob:
-    """What was stored: the digest that addresses it, its size in bytes, and whether it is a manifest."""
-
-    digest: str
-    size: int
-    kind: str = "file"  # "file" or "dir" (the digest is then a manifest's)
+__all__ = [
+    "MANIFEST_FORMAT",
+    "ArtifactStore",
+    "Blob",
+    "ManifestEntry",
+    "StoredObject",
+    "decode_manifest",
+    "encode_manifest",
+    "list_dir_files",
+    "load_manifest",
+    "manifest_targets",
+    "restore_dir",
+    "store_dir",
+    "write_verified",
+]
 
 
 class StagedBlob:
@@ -55,31 +66,6 @@ class StoredObject:
     digest: str
     size: int
     modified: datetime
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    digest: str
-    size: int
-
-
-def encode_manifest(entries: dict[str, ManifestEntry]) -> bytes:
-    files = {path: {"digest": e.digest, "size": e.size} for path, e in sorted(entries.items())}
-    return json.dumps({"format": MANIFEST_FORMAT, "files": files}, sort_keys=True).encode()
-
-
-def decode_manifest(data: bytes) -> dict[str, ManifestEntry] | None:
-    """The entries of a manifest blob, or None when ``data`` is not a manifest."""
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        return None
-    try:
-        return {path: ManifestEntry(v["digest"], int(v["size"])) for path, v in doc["files"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError):  # the format tag is right, the body is not
-        return None
 
 
 class ArtifactStore(abc.ABC):
@@ -162,9 +148,8 @@ class ArtifactStore(abc.ABC):
             digest = self.cached_digest(given)
             return None if digest is None else Blob(digest, given.stat().st_size)
         entries: dict[str, ManifestEntry] = {}
-        for rel, file in list_dir_files(given):
-            st = file.stat()
-            digest = self.cached_digest(file, st)
+        for rel, real, st in scan_dir(given)[1]:
+            digest = self.cached_digest(Path(real), st)
             if digest is None:
                 return None
             entries[rel] = ManifestEntry(digest, st.st_size)
@@ -217,52 +202,12 @@ def restore_dir(store: ArtifactStore, digest: str, dest: str | Path) -> Path:
 
 
 def list_dir_files(path: str | Path) -> list[tuple[str, Path]]:
-    """(relative POSIX path, real file) for each regular file under ``path``, sorted.
+    """(relative POSIX path, real file) for each regular file under ``path``, in name order, folder by folder.
 
     A symlink is read as its target when the target lies inside ``path``; one that resolves outside raises
     ``PathEscapeError``. Sockets, FIFOs and devices are skipped: they have no content to store.
     """
-    given = Path(path)
-    if not given.is_dir():
-        raise InvalidArgumentError(f"{given} is not a folder; use put_file for a single file.")
-    base = given.resolve()
-    found: list[tuple[str, Path]] = []
-
-    def walk(real_dir: Path, prefix: str, ancestors: frozenset[Path]) -> None:
-        with os.scandir(real_dir) as it:
-            children = sorted(it, key=lambda e: e.name)
-        for child in children:
-            rel = prefix + child.name
-            real = Path(child.path)
-            if child.is_symlink():
-                real = _link_target(real, given / rel, base)
-            if real.is_dir():
-                if real in ancestors:  # a link back up the tree would be walked forever
-                    raise InvalidArgumentError(f"{given / rel} is a symlink loop; remove it.")
-                walk(real, rel + "/", ancestors | {real})
-            elif real.is_file():
-                found.append((rel, real))
-
-    walk(base, "", frozenset({base}))
-    return found
-
-
-def _link_target(link: Path, shown: Path, base: Path) -> Path:
-    """Where the symlink ``link`` (``shown`` in messages) leads, when that exists inside ``base``."""
-    try:
-        real = link.resolve()
-    except (OSError, RuntimeError) as e:  # RuntimeError: pathlib's report of a symlink loop
-        raise InvalidArgumentError(
-            f"{shown} is a symlink that cannot be resolved ({e}); fix or remove it."
-        ) from None
-    if not real.is_relative_to(base):
-        raise PathEscapeError(
-            f"{shown} is a symlink to {real}, outside the folder {base}; "
-            "copy the target into the folder or remove the link."
-        )
-    if not real.exists():
-        raise InvalidArgumentError(f"{shown} is a broken symlink to {real}; fix or remove it.")
-    return real
+    return [(rel, Path(real)) for rel, real, _ in scan_dir(path)[1]]
 
 
 def manifest_targets(
@@ -317,6 +262,8 @@ def _not_manifest(digest: str) -> InvalidArgumentError:
 
 def write_verified(source: BinaryIO, digest: str, dest: str | Path, where: str) -> Path:
     """Copy ``source`` to ``dest`` via a temporary file beside it, renamed in only if ``digest`` matches."""
+    import secrets  # hmac and OpenSSL: not loaded to recognise stored content
+
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.name[:200]}.{secrets.token_hex(6)}.part")

@@ -21,10 +21,8 @@ from loopml.artifacts._base import (
     StagedBlob,
     StoredObject,
     encode_manifest,
-    list_dir_files,
     load_manifest,
     restore_dir,
-    store_dir,
     write_verified,
 )
 from loopml.artifacts._digest_cache import DigestCache, stat_key
@@ -36,10 +34,11 @@ from loopml.artifacts._hashing import (
     is_digest,
     verifying_stream,
 )
+from loopml.artifacts._known import CACHE_FILE, RACY_NS, known_blob
+from loopml.artifacts._scan import ScannedFile, fingerprint, scan_dir
 from loopml.errors import BlobNotFoundError, InvalidArgumentError
 
 _READ_ONLY = 0o444
-_RACY_NS = 1_000_000_000
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -52,7 +51,7 @@ class LocalArtifactStore(ArtifactStore):
         self._tmp = self._root / "tmp"
         self._objects.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(exist_ok=True)
-        self._digests = DigestCache(self._root / "cache" / "digests.sqlite") if digest_cache else None
+        self._digests = DigestCache(self._root.joinpath(*CACHE_FILE)) if digest_cache else None
         self._batch_sync = False
 
     def __repr__(self) -> str:
@@ -66,15 +65,18 @@ class LocalArtifactStore(ArtifactStore):
         return self._ingest(stream)
 
     def put_file(self, path: str | Path) -> Blob:
+        return self._put_file(path)[0]
+
+    def _put_file(self, path: str | Path) -> tuple[Blob, os.stat_result, bool]:
+        """The blob, the stat of the file it was read from, and whether the cache may trust that stat."""
         file = Path(os.path.abspath(path))
         st = os.stat(file)
         known = self.cached_digest(file, st)
         if known is not None:
-            return Blob(known, st.st_size)
+            return Blob(known, st.st_size), st, True
         with open(file, "rb") as f:
             blob = self._ingest(f)
-        self._remember(file, st, blob.digest)
-        return blob
+        return blob, st, self._remember(file, st, blob.digest)
 
     def stage_file(self, path: str | Path) -> StagedBlob:
         """Copy and hash ``path`` into the temporary folder in a thread (file I/O and blake3 release the
@@ -115,15 +117,16 @@ class LocalArtifactStore(ArtifactStore):
         """Copy and hash a folder's files into the temporary folder in a thread; ``commit()`` makes them
         durable with one sync, renames them into place and stores the manifest; ``discard()`` removes the
         copies. The same manifest as ``put_dir``'s."""
-        files = list_dir_files(path)  # a bad link is refused before anything is copied
+        base, files = scan_dir(path)  # a bad link is refused before anything is copied
         outcome: dict[str, Any] = {"staged": []}
         cancelled = threading.Event()
 
         def copy() -> None:
             try:
-                for rel, file in files:
+                for rel, real, _ in files:
                     if cancelled.is_set():
                         return
+                    file = Path(real)
                     st = os.stat(file)
                     known = self.cached_digest(file, st)
                     if known is not None:
@@ -153,27 +156,56 @@ class LocalArtifactStore(ArtifactStore):
             if hasattr(os, "sync"):
                 os.sync()  # every copy durable before a name promises it
             entries: dict[str, ManifestEntry] = {}
+            hashed: list[ScannedFile] = []
+            trusted = self._digests is not None
             with self._digests.deferred() if self._digests is not None else contextlib.nullcontext():
                 for rel, file, st, tmp, digest, size in outcome["staged"]:
                     if tmp is not None:
                         self._place(tmp, digest, size, sync=False)
-                        self._remember(file, st, digest)
+                        trusted = self._remember(file, st, digest) and trusted
                     entries[rel] = ManifestEntry(digest, size)
-            manifest = self.put_bytes(encode_manifest(entries))
-            return Blob(manifest.digest, sum(e.size for e in entries.values()), kind="dir")
+                    hashed.append((rel, str(file), st))
+                manifest = self.put_bytes(encode_manifest(entries))
+            folder = Blob(manifest.digest, sum(e.size for e in entries.values()), kind="dir")
+            if trusted and self._digests is not None:
+                self._digests.put_dir(base, fingerprint(hashed), folder.digest, folder.size)
+            return folder
 
         return StagedBlob(commit, discard)
 
-    def _remember(self, file: Path, st: os.stat_result, digest: str) -> None:
+    def _remember(self, file: Path, st: os.stat_result, digest: str) -> bool:
+        """Record ``file``'s digest in the cache when its stat can be trusted; says whether it could."""
         # remember the digest only if the file did not change while it was read, and not within the
         # timestamp granularity of now (a same-size rewrite in the same tick would look unchanged)
         unchanged = stat_key(os.stat(file)) == stat_key(st)
-        if self._digests is not None and unchanged and time.time_ns() - st.st_mtime_ns > _RACY_NS:
+        trusted = self._digests is not None and unchanged and time.time_ns() - st.st_mtime_ns > RACY_NS
+        if trusted:
+            assert self._digests is not None
             self._digests.put(file, st, digest)
+        return trusted
 
     def put_dir(self, path: str | Path) -> Blob:
+        """Store every file and the manifest; when every file could be trusted, the manifest is recorded
+        under the folder's fingerprint, so that re-adding the unchanged folder is one lookup."""
+        base, files = scan_dir(path)  # walk everything first, so a refused symlink leaves no orphan blobs
+        entries: dict[str, ManifestEntry] = {}
+        hashed: list[ScannedFile] = []
+        trusted = self._digests is not None
         with self._digests.deferred() if self._digests is not None else contextlib.nullcontext():
-            return store_dir(self, path, before_manifest=self._sync_files)
+            with self._sync_files():
+                for rel, real, _ in files:
+                    blob, st, ok = self._put_file(real)
+                    entries[rel] = ManifestEntry(blob.digest, blob.size)
+                    hashed.append((rel, real, st))
+                    trusted = trusted and ok
+            manifest = self.put_bytes(encode_manifest(entries))
+        folder = Blob(manifest.digest, sum(e.size for e in entries.values()), kind="dir")
+        if trusted and self._digests is not None:
+            self._digests.put_dir(base, fingerprint(hashed), folder.digest, folder.size)
+        return folder
+
+    def known_blob(self, path: str | Path) -> Blob | None:
+        return None if self._digests is None else known_blob(self._root, self._digests, path)
 
     @contextlib.contextmanager
     def _sync_files(self) -> Iterator[None]:

@@ -5,29 +5,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from loopml.cli._app import app, new_app
+from loopml.cli._json import added_summary, version_dict
 from loopml.cli._output import console, err_console, fmt_bytes, fmt_time, print_json, progress_bar, table
-
-if TYPE_CHECKING:
-    from loopml.store import DatasetVersion
 
 data_app = new_app("Datasets: versioned, content-addressed data with schemas.")
 app.add_typer(data_app, name="data")
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-
-
-def version_dict(v: DatasetVersion) -> dict[str, Any]:
-    data = asdict(v)
-    data["ref"] = v.ref
-    data["status"] = v.status.value
-    data["created_at"] = v.created_at
-    data["tags"] = list(v.tags)
-    return data
 
 
 @data_app.command("add")
@@ -40,6 +29,8 @@ def data_add(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Add a file or folder as the next version of a dataset (unchanged content keeps its version)."""
+    # `loopml data add` for content already stored is answered before this command loads (cli/_quick.py);
+    # what it prints must stay what this prints
     from loopml import data
 
     with warnings.catch_warnings(record=True) as caught, progress_bar(f"Reading {path.name}", quiet) as bar:
@@ -48,10 +39,7 @@ def data_add(
     if as_json:
         print_json(version_dict(version))
         return
-    console.print(
-        f"[bold]{version.ref}[/]  {version.num_rows:,} rows, {fmt_bytes(version.num_bytes)}, "
-        f"digest {version.digest[:16]}" + (f", tags {', '.join(version.tags)}" if version.tags else "")
-    )
+    console.print(added_summary(version))
     for warning in caught:
         if issubclass(warning.category, data.SchemaChangeWarning | data.DataCheckWarning):
             err_console.print(f"[yellow]note:[/] {warning.message}", highlight=False)

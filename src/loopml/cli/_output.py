@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,18 +12,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loopml.cli._json import fmt_bytes, print_json
+
+__all__ = [
+    "clean_floats",
+    "console",
+    "err_console",
+    "fmt_bytes",
+    "fmt_duration",
+    "fmt_number",
+    "fmt_time",
+    "print_json",
+    "progress_bar",
+    "table",
+]
+
 console = Console()
 err_console = Console(stderr=True)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 def clean_floats(value: Any) -> Any:
@@ -80,15 +83,6 @@ def fmt_duration(seconds: float | None) -> str:
 
 def fmt_number(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4g}"
-
-
-def fmt_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 @contextmanager

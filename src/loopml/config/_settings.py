@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,6 +97,8 @@ def _config_file(env: Mapping[str, str], cwd: Path) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read: a command that has none starts sooner
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

@@ -1,19 +1,48 @@
-"""The metadata Store: experiments, runs and (later) every other entity, on SQLite or PostgreSQL."""
+"""The metadata Store: experiments, runs and (later) every other entity, on SQLite or PostgreSQL.
 
-from loopml.store._base import DatasetRepository, RunRepository, Store
-from loopml.store._entities import (
-    Artifact,
-    Dataset,
-    DatasetStatus,
-    DatasetVersion,
-    Experiment,
-    Metric,
-    MetricRecord,
-    Run,
-    RunStatus,
-)
-from loopml.store._filter import parse_filter, parse_order_by
-from loopml.store._sql import HEAD, REVISIONS, SqlStore
+Names resolve on first use: ``SqlStore`` loads SQLAlchemy, and a quick read-only lookup
+(``find_dataset_version``) loads only the entities it hands out.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    **{name: "loopml.store._base" for name in ("DatasetRepository", "RunRepository", "Store")},
+    **{
+        name: "loopml.store._entities"
+        for name in ("Artifact", "Experiment", "Metric", "MetricRecord", "Run", "RunStatus")
+    },
+    **{name: "loopml.store._dataset_entities" for name in ("Dataset", "DatasetStatus", "DatasetVersion")},
+    "parse_filter": "loopml.store._filter",
+    "parse_order_by": "loopml.store._filter",
+    "find_dataset_version": "loopml.store._readonly",
+    "HEAD": "loopml.store._revisions",
+    "REVISIONS": "loopml.store._revisions",
+    "SqlStore": "loopml.store._sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from loopml.store._base import DatasetRepository, RunRepository, Store
+    from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
+    from loopml.store._entities import Artifact, Experiment, Metric, MetricRecord, Run, RunStatus
+    from loopml.store._filter import parse_filter, parse_order_by
+    from loopml.store._readonly import find_dataset_version
+    from loopml.store._revisions import HEAD, REVISIONS
+    from loopml.store._sql import SqlStore
 
 __all__ = [
     "Artifact",
@@ -31,6 +60,7 @@ __all__ = [
     "RunStatus",
     "SqlStore",
     "Store",
+    "find_dataset_version",
     "parse_filter",
     "parse_order_by",
 ]

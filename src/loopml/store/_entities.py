@@ -5,7 +5,23 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+
+# the dataset entities live in their own module (cheap to load for a quick lookup); they are part of this one
+from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
+
+__all__ = [
+    "Artifact",
+    "Dataset",
+    "DatasetStatus",
+    "DatasetVersion",
+    "Experiment",
+    "Metric",
+    "MetricRecord",
+    "Run",
+    "RunStatus",
+    "datetime_to_ms",
+    "ms_to_datetime",
+]
 
 
 class RunStatus(enum.StrEnum):
@@ -110,48 +126,3 @@ class Run:
     @property
     def duration_s(self) -> float | None:
         return None if self.end_ms is None else (self.end_ms - self.start_ms) / 1000
-
-
-class DatasetStatus(enum.StrEnum):
-    OK = "ok"
-    QUARANTINED = "quarantined"  # kept, but never what ``name@latest`` resolves to
-
-
-@dataclass(frozen=True)
-class Dataset:
-    id: str
-    name: str
-    description: str
-    created_ms: int
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One content of a dataset: a Parquet file or a folder of them in the blob store, numbered 1, 2, 3…"""
-
-    id: str
-    dataset_id: str
-    name: str
-    version: int
-    digest: str
-    kind: str  # "file" (one Parquet file) or "dir" (a manifest of Parquet files)
-    num_rows: int
-    num_bytes: int
-    schema: dict[str, Any]
-    status: DatasetStatus
-    description: str
-    environment: dict[str, str]
-    created_ms: int
-    tags: tuple[str, ...] = ()
-    checks: dict[str, Any] | None = None  # the report of the checks it was added with, if any
-    transform: dict[str, Any] | None = None  # how a derived version was made (None for a source)
-    parents: tuple[str, ...] = ()  # ids of the versions it was made from
-    profile_digest: str | None = None  # blob of its profile (``lm.data.profile``)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    @property
-    def created_at(self) -> datetime:
-        return datetime.fromtimestamp(self.created_ms / 1000, tz=UTC)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from loopml.artifacts import ArtifactStore
 from loopml.errors import InvalidArgumentError, LoopmlError
 from loopml.store._base import Store
-from loopml.store._sql import HEAD
+from loopml.store._revisions import HEAD
 
 Progress = Callable[[int, int], None]  # (done, total)
 

@@ -19,12 +19,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
+from loopml.store._revisions import HEAD, REVISIONS
 from loopml.store._sql_datasets import SqlDatasetRepository
 from loopml.store._sql_runs import SqlRunRepository
 
-# Every migration under migrations/versions, oldest first; tests check this against Alembic's own view.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
-HEAD = REVISIONS[-1]
 _MIGRATION_LOCK_KEY = 0x6C6F6F706D6C  # "loopml": serialises migrations on PostgreSQL
 
 T = TypeVar("T")

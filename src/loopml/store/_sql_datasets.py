@@ -12,30 +12,14 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.errors import NotFoundError
 from loopml.store import _schema as t
+from loopml.store._dataset_rows import VERSION_COLUMNS, version_from_row
 from loopml.store._entities import Dataset, DatasetStatus, DatasetVersion
 
 if TYPE_CHECKING:
     from loopml.store._sql import SqlStore
 
 _V = t.dataset_versions.c
-_VERSION_COLUMNS = (
-    _V.id,
-    _V.dataset_id,
-    t.datasets.c.name,
-    _V.version,
-    _V.digest,
-    _V.kind,
-    _V.num_rows,
-    _V.num_bytes,
-    _V.schema_json,
-    _V.status,
-    _V.description,
-    _V.environment_json,
-    _V.created_ms,
-    _V.checks_json,
-    _V.transform_json,
-    _V.profile_digest,
-)
+_VERSION_COLUMNS = tuple(t.datasets.c.name if c == "name" else _V[c] for c in VERSION_COLUMNS)
 
 
 def _select_versions() -> Any:
@@ -250,7 +234,7 @@ class SqlDatasetRepository:
             rows = conn.execute(query).all()
             ids = [r[0] for r in rows]
             tags, parents = self._tags(conn, ids), self._parents(conn, ids)
-        return [(_version(r[:-1], tags, parents), r[-1]) for r in rows]
+        return [(version_from_row(r[:-1], tags, parents), r[-1]) for r in rows]
 
     def referenced_digests(self) -> Iterator[str]:
         with self._store.read() as conn:
@@ -270,7 +254,7 @@ class SqlDatasetRepository:
             rows = conn.execute(query).all()
             ids = [r[0] for r in rows]
             tags, parents = self._tags(conn, ids), self._parents(conn, ids)
-        return [_version(r, tags, parents) for r in rows]
+        return [version_from_row(r, tags, parents) for r in rows]
 
     @staticmethod
     def _parents(conn: Connection, version_ids: list[str]) -> dict[str, list[str]]:
@@ -293,28 +277,3 @@ def _grouped(conn: Connection, key: Any, value: Any, order: Any, keys: list[str]
         for k, v in conn.execute(select(key, value).where(key.in_(keys)).order_by(order)):
             grouped.setdefault(k, []).append(v)
     return grouped
-
-
-def _version(row: Any, tags: dict[str, list[str]], parents: dict[str, list[str]]) -> DatasetVersion:
-    vid, dataset_id, name, number, digest, kind, rows, size, schema, status, desc, env, created, *extra = row
-    checks, how, profile = extra
-    return DatasetVersion(
-        id=vid,
-        dataset_id=dataset_id,
-        name=name,
-        version=number,
-        digest=digest,
-        kind=kind,
-        num_rows=rows,
-        num_bytes=size,
-        schema=json.loads(schema),
-        status=DatasetStatus(status),
-        description=desc,
-        environment=json.loads(env),
-        created_ms=created,
-        tags=tuple(tags.get(vid, ())),
-        checks=None if checks is None else json.loads(checks),
-        transform=None if how is None else json.loads(how),
-        parents=tuple(parents.get(vid, ())),
-        profile_digest=profile,
-    )
