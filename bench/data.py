@@ -612,6 +612,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--first-adds and --re-adds must be at least 1")
     sizes = Sizes.quick() if args.quick else Sizes.full()
 
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    # byte-compile loopml as `pip install` does for a regular install (DVC's venv has its .pyc files): an
+    # editable install under PYTHONDONTWRITEBYTECODE would otherwise recompile on every start
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_DIR / "src" / "loopml")], check=True)
     tools: list[Tool] = [Loopml(), Dvc(ensure_venv("dvc", [DVC_REQUIREMENT]))]
     versions = {tool.name: tool.version() for tool in tools}
     floors = startup_floor(tools, repeats=5)
