@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from blake3 import blake3
@@ -49,3 +51,31 @@ class GeneratedStream:
 @pytest.fixture
 def generated_stream() -> Callable[[int], GeneratedStream]:
     return GeneratedStream
+
+
+def old_file(path: Path, data: bytes, age: float = 60.0) -> Path:
+    """Write ``data`` to ``path`` with a modification time ``age`` seconds ago (old enough to be cached)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+COMMON_CHANGES = ("content", "touched", "added", "removed", "renamed")
+
+
+def change_tree(target: Path, change: str) -> None:
+    """Change the folder holding ``target`` one of the ``COMMON_CHANGES`` ways."""
+    if change == "content":  # same size, other bytes, an older mtime than now but not the same
+        old_file(target, b"x" * target.stat().st_size, age=30)
+    elif change == "touched":
+        os.utime(target, (time.time() - 10, time.time() - 10))
+    elif change == "added":
+        old_file(target.parent / "new.bin", b"new")
+    elif change == "removed":
+        target.unlink()
+    elif change == "renamed":
+        target.rename(target.parent / f"moved-{target.name}")
+    else:
+        raise ValueError(change)

@@ -14,12 +14,7 @@ import pytest
 from loopml.artifacts import Blob, LocalArtifactStore, MemoryArtifactStore, hash_file, peek_known_blob
 from loopml.artifacts._digest_cache import DigestCache
 
-
-def old_file(path: Path, data: bytes, age: float = 60.0) -> Path:
-    path.write_bytes(data)
-    then = time.time() - age
-    os.utime(path, (then, then))
-    return path
+from .conftest import COMMON_CHANGES, change_tree, old_file
 
 
 @pytest.fixture
@@ -148,20 +143,12 @@ def test_an_unchanged_folder_is_one_lookup(store: LocalArtifactStore, tree: Path
     assert peek_known_blob(store.root, tree.parent / "tree" / "sub" / "..") == blob  # the same real folder
 
 
-@pytest.mark.parametrize("change", ["content", "touched", "added", "removed", "renamed", "replaced"])
+@pytest.mark.parametrize("change", [*COMMON_CHANGES, "replaced"])
 def test_any_change_in_a_folder_is_a_miss(store: LocalArtifactStore, tree: Path, change: str) -> None:
     store.put_dir(tree)
     target = tree / "sub" / "f3.bin"
-    if change == "content":
-        old_file(target, b"y" * target.stat().st_size, age=30)
-    elif change == "touched":
-        os.utime(target, (time.time() - 10, time.time() - 10))
-    elif change == "added":
-        old_file(tree / "sub" / "new.bin", b"new")
-    elif change == "removed":
-        target.unlink()
-    elif change == "renamed":
-        target.rename(tree / "sub" / "g3.bin")
+    if change in COMMON_CHANGES:
+        change_tree(target, change)
     else:
         other = old_file(tree.parent / "other.bin", b"z" * target.stat().st_size)
         os.replace(other, target)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,9 @@ from loopml.artifacts._base import list_dir_files
 from loopml.artifacts._scan import fingerprint, newest_mtime_ns, scan_dir
 from loopml.errors import InvalidArgumentError, PathEscapeError
 
+from .conftest import COMMON_CHANGES, change_tree, old_file
+
 needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
-
-
-def old_file(path: Path, data: bytes, age: float = 60.0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    then = time.time() - age
-    os.utime(path, (then, then))
-    return path
 
 
 @pytest.fixture
@@ -80,23 +73,15 @@ def test_the_fingerprint_is_stable_while_nothing_changes(tree: Path) -> None:
     assert fingerprint(scan_dir(tree)[1]) == fingerprint(scan_dir(tree)[1])
 
 
-CHANGES = ["content", "touched", "added", "removed", "renamed", "replaced", "empty dir"]
+CHANGES = [*COMMON_CHANGES, "replaced", "empty dir"]
 
 
 @pytest.mark.parametrize("change", CHANGES)
 def test_any_change_changes_the_fingerprint(tree: Path, change: str) -> None:
     before = fingerprint(scan_dir(tree)[1])
     target = tree / "sub" / "c.bin"
-    if change == "content":  # same size, other bytes, an older mtime than now but not the same
-        old_file(target, b"x" * target.stat().st_size, age=30)
-    elif change == "touched":
-        os.utime(target, (time.time() - 10, time.time() - 10))
-    elif change == "added":
-        old_file(tree / "sub" / "new.bin", b"new")
-    elif change == "removed":
-        target.unlink()
-    elif change == "renamed":
-        target.rename(tree / "sub" / "c2.bin")
+    if change in COMMON_CHANGES:
+        change_tree(target, change)
     elif change == "replaced":  # the same bytes and times in a new inode
         st = target.stat()
         copy = tree / "copy.tmp"

@@ -9,10 +9,10 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from loopml.artifacts._base import (
     ArtifactStore,
@@ -86,30 +86,25 @@ class LocalArtifactStore(ArtifactStore):
         known = self.cached_digest(file, st)
         if known is not None:
             return StagedBlob(lambda: Blob(known, st.st_size))
-        outcome: dict[str, Any] = {}
+        written: list[tuple[Path, str, int]] = []
 
         def copy() -> None:
-            try:
-                with open(file, "rb") as f:
-                    outcome["written"] = self._write_tmp(f)
-            except BaseException as exc:  # raised by commit()
-                outcome["error"] = exc
+            with open(file, "rb") as f:
+                written.append(self._write_tmp(f))
 
-        worker = threading.Thread(target=copy, name="loopml-stage", daemon=True)
-        worker.start()
+        wait = _in_thread(copy)
 
         def commit() -> Blob:
-            worker.join()
-            if "error" in outcome:
-                raise outcome["error"]
-            blob = self._place(*outcome.pop("written"))
+            wait()
+            blob = self._place(*written.pop())
             self._remember(file, st, blob.digest)
             return blob
 
         def discard() -> None:
-            worker.join()
-            if "written" in outcome:
-                outcome.pop("written")[0].unlink(missing_ok=True)
+            with contextlib.suppress(BaseException):
+                wait()
+            for tmp, _, _ in written:
+                tmp.unlink(missing_ok=True)
 
         return StagedBlob(commit, discard)
 
@@ -118,48 +113,46 @@ class LocalArtifactStore(ArtifactStore):
         durable with one sync, renames them into place and stores the manifest; ``discard()`` removes the
         copies. The same manifest as ``put_dir``'s."""
         base, files = scan_dir(path)  # a bad link is refused before anything is copied
-        outcome: dict[str, Any] = {"staged": []}
+        staged: list[tuple[str, Path, os.stat_result, Path | None, str, int]] = []
         cancelled = threading.Event()
 
         def copy() -> None:
-            try:
-                for rel, real, _ in files:
-                    if cancelled.is_set():
-                        return
-                    file = Path(real)
-                    st = os.stat(file)
-                    known = self.cached_digest(file, st)
-                    if known is not None:
-                        outcome["staged"].append((rel, file, st, None, known, st.st_size))
-                        continue
-                    with open(file, "rb") as f:
-                        tmp, digest, size = self._write_tmp(f, sync=False)
-                    outcome["staged"].append((rel, file, st, tmp, digest, size))
-            except BaseException as exc:  # raised by commit()
-                outcome["error"] = exc
+            for rel, real, _ in files:
+                if cancelled.is_set():
+                    return
+                file = Path(real)
+                st = os.stat(file)
+                known = self.cached_digest(file, st)
+                if known is not None:
+                    staged.append((rel, file, st, None, known, st.st_size))
+                    continue
+                with open(file, "rb") as f:
+                    tmp, digest, size = self._write_tmp(f, sync=False)
+                staged.append((rel, file, st, tmp, digest, size))
 
-        worker = threading.Thread(target=copy, name="loopml-stage", daemon=True)
-        worker.start()
+        wait = _in_thread(copy)
 
         def discard() -> None:
             cancelled.set()
-            worker.join()
-            for _, _, _, tmp, _, _ in outcome["staged"]:
+            with contextlib.suppress(BaseException):
+                wait()
+            for _, _, _, tmp, _, _ in staged:
                 if tmp is not None:
                     tmp.unlink(missing_ok=True)
 
         def commit() -> Blob:
-            worker.join()
-            if "error" in outcome:
+            try:
+                wait()
+            except BaseException:
                 discard()
-                raise outcome["error"]
+                raise
             if hasattr(os, "sync"):
                 os.sync()  # every copy durable before a name promises it
             entries: dict[str, ManifestEntry] = {}
             hashed: list[ScannedFile] = []
             trusted = self._digests is not None
             with self._digests.deferred() if self._digests is not None else contextlib.nullcontext():
-                for rel, file, st, tmp, digest, size in outcome["staged"]:
+                for rel, file, st, tmp, digest, size in staged:
                     if tmp is not None:
                         self._place(tmp, digest, size, sync=False)
                         trusted = self._remember(file, st, digest) and trusted
@@ -345,6 +338,27 @@ class LocalArtifactStore(ArtifactStore):
             return open(self._path(digest), "rb")
         except FileNotFoundError:
             raise BlobNotFoundError(f"no blob {digest} in the artifact store at {self.root}.") from None
+
+
+def _in_thread(work: Callable[[], None]) -> Callable[[], None]:
+    """Start ``work`` in a thread; the function returned waits for it and raises what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the waiting caller
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="loopml-stage", daemon=True)
+    worker.start()
+
+    def wait() -> None:
+        worker.join()
+        if failure:
+            raise failure[0]
+
+    return wait
 
 
 def _fsync_dir(path: Path) -> None:

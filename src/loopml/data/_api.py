@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import tempfile
 import warnings
@@ -10,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopml._version import __version__
+from loopml._version import package_versions
 from loopml.data._refs import DatasetRef, check_name, parse_ref
 from loopml.errors import DataCheckError, InvalidArgumentError, NotFoundError
 from loopml.store import DatasetStatus, DatasetVersion
@@ -35,14 +34,8 @@ ON_FAIL = ("raise", "warn", "quarantine")
 
 
 def _environment() -> dict[str, str]:
-    """The versions that wrote a dataset version, from package metadata (importing pandas costs 0.3 s)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"loopml": __version__, "python": platform.python_version()}
-    for package in ("pyarrow", "pandas"):
-        with contextlib.suppress(PackageNotFoundError):
-            found[package] = version(package)
-    return found
+    """The versions that wrote a dataset version (importing pandas to ask it costs 0.3 s)."""
+    return {**package_versions("pyarrow", "pandas"), "python": platform.python_version()}
 
 
 def add(
@@ -171,18 +164,13 @@ def validate(
     ref: str | DatasetRef | DatasetVersion, checks: Sequence[Check], client: TrackingClient | None = None
 ) -> CheckReport:
     """Run ``checks`` over a stored version (read in record batches); the version itself is not changed."""
-    import pyarrow.parquet as pq
-
-    from loopml.data._sources import BATCH_ROWS, parquet_files
+    from loopml.data._sources import read_stored
     from loopml.data.checks import run_checks
 
     client = client or get_client()
     version = ref if isinstance(ref, DatasetVersion) else get(ref, client)
     items = _check_list(checks)
-    with tempfile.TemporaryDirectory(prefix="loopml-validate-") as tmp:
-        files = parquet_files(client.artifacts, version.digest, version.kind, Path(tmp))
-        schema = pq.ParquetFile(files[0]).schema_arrow
-        batches = (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS))
+    with read_stored(client.artifacts, version.digest, version.kind) as (schema, batches):
         return run_checks(items, schema, batches)
 
 
@@ -206,18 +194,11 @@ def profile(ref: str | DatasetRef | DatasetVersion, client: TrackingClient | Non
 
 
 def _profile_stored(version: DatasetVersion, client: TrackingClient) -> Profile:
-    import pyarrow.parquet as pq
+    from loopml.data._profile import build_profile
+    from loopml.data._sources import read_stored
 
-    from loopml.data._profile import ProfileBuilder
-    from loopml.data._sources import BATCH_ROWS, parquet_files
-
-    with tempfile.TemporaryDirectory(prefix="loopml-profile-") as tmp:
-        files = parquet_files(client.artifacts, version.digest, version.kind, Path(tmp))
-        builder = ProfileBuilder(pq.ParquetFile(files[0]).schema_arrow, version.num_rows)
-        for f in files:
-            for batch in pq.ParquetFile(f, pre_buffer=False).iter_batches(batch_size=BATCH_ROWS):
-                builder.update(batch)
-        return builder.result()
+    with read_stored(client.artifacts, version.digest, version.kind) as (schema, batches):
+        return build_profile(schema, batches, version.num_rows)
 
 
 def check_tag(tag_name: str) -> str:

@@ -18,7 +18,6 @@ A profile is stored as a JSON blob in the blob store; the version refers to it b
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from loopml._version import package_versions
 from loopml.data._sketches import HyperLogLog, hash_numbers, hash_strings, thin_kll
 from loopml.errors import InvalidArgumentError
 
@@ -155,16 +155,21 @@ class ColumnProfile:
         return merged
 
     # -- storage
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def _basics(self) -> dict[str, Any]:
+        return {
             "name": self.name,
             "type": self.type,
             "kind": self.kind,
             "count": self.count,
             "nulls": self.nulls,
-            "finite": self.finite,
             "min": _jsonable(self.min),
             "max": _jsonable(self.max),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            **self._basics(),
+            "finite": self.finite,
             "mean": self.mean,
             "m2": self.m2,
             "categories": None if self.categories is None else [_jsonable(c) for c in self.categories],
@@ -196,15 +201,9 @@ class ColumnProfile:
     def summary(self, bins: int = 10, top: int = 10) -> dict[str, Any]:
         """What a person reads: the statistics, quantiles, and a histogram or the top values."""
         data: dict[str, Any] = {
-            "name": self.name,
-            "type": self.type,
-            "kind": self.kind,
-            "count": self.count,
-            "nulls": self.nulls,
+            **self._basics(),
             "null_fraction": self.null_fraction,
             "distinct": self.distinct,
-            "min": _jsonable(self.min),
-            "max": _jsonable(self.max),
         }
         if self.kind == "numeric":
             data["mean"], data["std"] = self.mean, self.std
@@ -411,7 +410,7 @@ class ProfileBuilder:
         for column, seen in zip(self.columns, self._seen, strict=True):
             if seen is not None and self.num_rows > 0:
                 column.categories = sorted(seen, key=str)
-        return Profile(self.num_rows, self.columns, _environment())
+        return Profile(self.num_rows, self.columns, package_versions("datasketches", "pyarrow", "numpy"))
 
     def schema(self) -> dict[str, Any]:
         """The schema summary a version keeps: type, nullability, nulls, range, and bounded categories."""
@@ -457,18 +456,6 @@ def build_profile(
     for batch in batches:
         builder.update(batch)
     return builder.result()
-
-
-def _environment() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from loopml._version import __version__
-
-    found = {"loopml": __version__}
-    for package in ("datasketches", "pyarrow", "numpy"):
-        with contextlib.suppress(PackageNotFoundError):
-            found[package] = version(package)
-    return found
 
 
 def _combine_moments(

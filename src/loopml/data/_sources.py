@@ -390,6 +390,17 @@ def _ingest_csv(path: Path, ctx: _Context) -> Ingested:
         return ctx.store(scan, lambda: ctx.artifacts.put_file(out))
 
 
+@contextlib.contextmanager
+def read_stored(
+    artifacts: ArtifactStore, digest: str, kind: str
+) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """The schema and record batches of a stored version, verified against its digest first."""
+    with tempfile.TemporaryDirectory(prefix="loopml-read-") as tmp:
+        files = parquet_files(artifacts, digest, kind, Path(tmp))
+        schema = _open_parquet(files[0]).schema_arrow
+        yield schema, (b for f in files for b in _open_parquet(f).iter_batches(batch_size=BATCH_ROWS))
+
+
 def parquet_files(artifacts: ArtifactStore, digest: str, kind: str, tmp: Path) -> list[Path]:
     """Local, verified paths of a version's Parquet files (copied into ``tmp`` if the store is remote)."""
     if kind == "dir":
