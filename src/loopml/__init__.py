@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     },
     **{name: "loopml.store" for name in ("Experiment", "Metric", "Run", "RunStatus", "SqlStore")},
     **{name: "loopml.artifacts" for name in ("LocalArtifactStore", "MemoryArtifactStore")},
+    **{name: "loopml.pipelines" for name in ("TuneResult", "tune")},
     "Settings": "loopml.config",
     "__version__": "loopml._version",  # package metadata: reading it costs 30 ms, so only when asked
     "DatasetVersion": "loopml.store",
@@ -64,6 +65,7 @@ __all__ = [
     "Settings",
     "SqlStore",
     "TrackingClient",
+    "TuneResult",
     "__version__",
     "active_run",
     "configure",
@@ -86,6 +88,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "tune",
 ]
 
 
@@ -101,6 +104,7 @@ if TYPE_CHECKING:
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
+    from loopml.pipelines import TuneResult, tune
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,

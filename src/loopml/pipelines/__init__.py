@@ -20,11 +20,49 @@ from typing import TYPE_CHECKING
 
 from loopml._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    **{
+        name: "loopml.pipelines._tune"
+        for name in (
+            "StudyFailedError",
+            "TrialHandle",
+            "TrialResult",
+            "TuneResult",
+            "choice",
+            "int_range",
+            "log_uniform",
+            "search_space",
+            "tune",
+            "uniform",
+        )
+    },
+}
 
-__all__: list[str] = []
+__all__: list[str] = [
+    "StudyFailedError",
+    "TrialHandle",
+    "TrialResult",
+    "TuneResult",
+    "choice",
+    "int_range",
+    "log_uniform",
+    "search_space",
+    "tune",
+    "uniform",
+]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    pass
+    from loopml.pipelines._tune import (
+        StudyFailedError,
+        TrialHandle,
+        TrialResult,
+        TuneResult,
+        choice,
+        int_range,
+        log_uniform,
+        search_space,
+        tune,
+        uniform,
+    )
