@@ -203,6 +203,18 @@ class TestNeverBreaksTheFit:
         assert hasattr(model, "coef_")
 
 
+def test_each_tuning_trial_records_its_own_fit(classification: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = classification
+    lm.autolog()
+    result = lm.tune(
+        lambda p: 1 - LogisticRegression(C=p["C"]).fit(X, y).score(X, y), {"C": (0.01, 10.0)}, n_trials=3
+    )
+    for trial in result.trials:
+        got = lm.get_run(trial.run_id)
+        assert got.params["C"] == str(trial.params["C"]) and "training_accuracy_score" in got.metrics
+    assert "estimator_name" not in lm.get_run(result.study_run_id).tags
+
+
 def test_importing_loopml_tracking_does_not_load_sklearn() -> None:
     code = "import sys, loopml, loopml.tracking; loopml.autolog; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
