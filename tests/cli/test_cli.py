@@ -154,25 +154,40 @@ with lm.start_run() as run:
 
 
 @pytest.mark.slow
-def test_demo_trains_tracks_and_leaves_a_healthy_store() -> None:
+def test_demo_trains_through_a_pipeline_with_a_tuning_study_and_reruns_from_cache() -> None:
     code, out = invoke("demo", "--quiet")
     assert code == 0, out
-    runs = lm.search_runs(experiment="demo-failure-prediction", order_by=["metrics.test_f1 desc"])
-    assert {r.name for r in runs} == {"rf-baseline", "gbm-challenger"}
-    for run in runs:
-        assert run.status is lm.RunStatus.FINISHED
-        assert len(lm.get_metric_history(run.id, "cv_f1")) == 5
-        assert 0.5 < run.metrics["test_roc_auc"] <= 1.0
-        assert {a.path for a in lm.get_run(run.id).artifacts} >= {"model/model.joblib"}
-    assert "Best:" in out
+    pipeline_runs = lm.search_runs(
+        "tags.`loopml.kind` = 'pipeline'", experiment="demo-failure-prediction", order_by=["start_time"]
+    )
+    assert [r.status for r in pipeline_runs] == [lm.RunStatus.FINISHED] * 2
+    first, second = (lm.pipelines.get_pipeline_run(r.id) for r in pipeline_runs)
+    assert [s.name for s in first.steps] == [
+        "prepare",
+        "train",
+        "evaluate",
+        "tune_gbm",
+        "train_2",
+        "evaluate_2",
+    ]
+    assert not first.cached_steps and len(second.cached_steps) == len(second.steps)
+    assert "6 of 6 steps from cache" in out and "Best:" in out
+    for node in ("train", "train_2"):
+        train_run = lm.get_run(first.step(node).run_id or "")
+        assert len(lm.get_metric_history(train_run.id, "cv_f1")) == 5
+    for node in ("evaluate", "evaluate_2"):
+        assert 0.5 < lm.get_run(first.step(node).run_id or "").metrics["test_roc_auc"] <= 1.0
+    tune_run = first.step("tune_gbm").run_id
+    studies = lm.search_runs(f"attributes.parent_id = '{tune_run}'", experiment="demo-failure-prediction")
+    assert len(studies) == 1
+    trials = lm.search_runs(f"attributes.parent_id = '{studies[0].id}'", experiment="demo-failure-prediction")
+    assert len(trials) == 8 and all("cv_f1" in t.metrics for t in trials)
     sensors = lm.data.get("demo-sensors@latest")
     assert sensors.num_rows == 6000
     assert sensors.checks is not None and sensors.checks["passed"] and len(sensors.checks["results"]) == 6
     assert sensors.profile_digest is not None and lm.data.profile(sensors).num_rows == 6000
-    for run in runs:
-        assert [(v.id, d) for v, d in get_client().store.datasets.run_datasets(run.id)] == [
-            (sensors.id, "input")
-        ]
+    model = first.step("train_2").output
+    assert model is not None and lm.pipelines.trace(model.digest).datasets == [sensors.ref]
     assert invoke("doctor")[0] == 0
 
 

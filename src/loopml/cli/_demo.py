@@ -1,21 +1,20 @@
 """``loopml demo``: real work on generated data, end to end, in well under two minutes on 2 cores.
 
-Today it stores generated sensor data as a dataset version (checked and profiled), trains two failure
-predictors on it inside tracked runs that record it as their input (params, per-fold metrics, a model and its
-feature importances as artifacts), and compares them with a metric search.
+It stores generated sensor data as a dataset version (checked and profiled), then runs a training pipeline on
+it: a stratified split, a small tuning study, a baseline and the tuned model trained (per-fold metrics logged)
+and evaluated, every step a tracked child run of the pipeline run. It runs the pipeline a second time, which
+the cache answers.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from loopml.cli._app import app
-from loopml.cli._output import console, err_console, fmt_number, table
+from loopml.cli._output import console, fmt_number, table
 
 EXPERIMENT = "demo-failure-prediction"
 DATASET = "demo-sensors"
@@ -58,70 +57,9 @@ def demo_checks() -> list[Any]:
     ]
 
 
-def _train(name: str, estimator: Any, params: dict[str, Any], data_ref: str, quiet: bool) -> str:
-    import joblib
-    import numpy as np
-    from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    import loopml as lm
-
-    with lm.start_run(experiment=EXPERIMENT, name=name, tags={"model_family": name.split("-")[0]}) as run:
-        data = lm.data.load(data_ref)  # recorded as the run's input
-        features = data.drop(columns=["machine_id", "failure"])
-        target = data["failure"].to_numpy()
-        x_train, x_test, y_train, y_test = train_test_split(
-            features, target, test_size=0.25, stratify=target, random_state=0
-        )
-        lm.log_params({**params, "n_rows": len(data), "n_features": features.shape[1], "cv_folds": 5})
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-        scores = []
-        for fold, (tr, va) in enumerate(folds.split(x_train, y_train)):
-            model = clone(estimator).fit(x_train.iloc[tr], y_train[tr])
-            proba = model.predict_proba(x_train.iloc[va])[:, 1]
-            pred = (proba >= 0.5).astype(int)
-            fold_scores = {
-                "cv_accuracy": accuracy_score(y_train[va], pred),
-                "cv_f1": f1_score(y_train[va], pred),
-                "cv_roc_auc": roc_auc_score(y_train[va], proba),
-            }
-            lm.log_metrics(fold_scores, step=fold)
-            scores.append(fold_scores["cv_f1"])
-            if not quiet:
-                err_console.print(
-                    f"  {name}: fold {fold + 1}/5 f1={fold_scores['cv_f1']:.3f}", highlight=False
-                )
-        model = clone(estimator).fit(x_train, y_train)
-        proba = model.predict_proba(x_test)[:, 1]
-        pred = (proba >= 0.5).astype(int)
-        lm.log_metrics(
-            {
-                "cv_f1_mean": float(np.mean(scores)),
-                "cv_f1_std": float(np.std(scores)),
-                "test_accuracy": accuracy_score(y_test, pred),
-                "test_f1": f1_score(y_test, pred),
-                "test_roc_auc": roc_auc_score(y_test, proba),
-            }
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.joblib"
-            joblib.dump(model, path)
-            lm.log_artifact(path, "model")
-        importances = getattr(model, "feature_importances_", None)
-        if importances is None and hasattr(model, "coef_"):
-            importances = np.abs(model.coef_[0])
-        if importances is not None:
-            ranked = sorted(zip(features.columns, importances, strict=True), key=lambda kv: -kv[1])
-            lm.log_dict({k: float(v) for k, v in ranked}, "feature_importances.json")
-        return run.id
-
-
 @app.command("demo")
 def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the summary.")) -> None:
-    """Train two failure predictors on generated sensor data, tracked end to end."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-
+    """Train failure predictors on generated sensor data through a cached pipeline with a tuning study."""
     import loopml as lm
 
     started = time.perf_counter()
@@ -149,46 +87,46 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
         f"median {temperature.quantiles((0.5,))[0.5]:.2f}, ~{temperature.distinct:,} distinct values.",
         highlight=False,
     )
-    rf_params = {"model": "random_forest", "n_estimators": 150, "max_depth": 10}
-    gb_params = {"model": "hist_gradient_boosting", "max_iter": 200, "learning_rate": 0.1}
-    run_ids = [
-        _train(
-            "rf-baseline",
-            RandomForestClassifier(n_estimators=150, max_depth=10, n_jobs=-1, random_state=0),
-            rf_params,
-            sensors.ref,
-            quiet,
-        ),
-        _train(
-            "gbm-challenger",
-            HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=0),
-            gb_params,
-            sensors.ref,
-            quiet,
-        ),
-    ]
-    runs = lm.search_runs(f"id in ('{run_ids[0]}', '{run_ids[1]}')", order_by=["metrics.test_f1 desc"])
+    from loopml.cli._demo_pipeline import failure_training
+    from loopml.cli._pipeline import live_view, steps_table
+
+    console.print(
+        "Running the [bold]failure_training[/] pipeline: prepare, a tuning study of 8 trials, "
+        "a baseline and the tuned model, each trained and evaluated."
+    )
+    with live_view(quiet) as on_event:
+        first = failure_training.run({"dataset": sensors.ref}, on_event=on_event)
+    if not quiet:
+        console.print(steps_table(first))
+    scores = {
+        label: first.output(node)
+        for label, node in (("rf-baseline", "evaluate"), ("gbm-tuned", "evaluate_2"))
+    }
+    tuned_params = first.output("tune_gbm")
     table(
-        "Runs of this demo, best test F1 first",
-        ["Run", "ID", "CV F1", "Test F1", "Test AUC"],
+        "Models of this run, best test F1 first",
+        ["Model", "Test F1", "Test AUC", "Test accuracy"],
         [
-            (
-                r.name,
-                r.id[:8],
-                f"{r.metrics['cv_f1_mean']:.3f} ± {r.metrics['cv_f1_std']:.3f}",
-                f"{r.metrics['test_f1']:.3f}",
-                f"{r.metrics['test_roc_auc']:.3f}",
-            )
-            for r in runs
+            (label, f"{s['test_f1']:.3f}", f"{s['test_roc_auc']:.3f}", f"{s['test_accuracy']:.3f}")
+            for label, s in sorted(scores.items(), key=lambda kv: -kv[1]["test_f1"])
         ],
     )
-    artifacts = ", ".join(a.path for a in lm.get_run(runs[0].id).artifacts)
-    console.print(f"Each run stored its params, 5 folds of metrics and artifacts ({artifacts}).")
-    best = runs[0]
     console.print(
-        f"Best: [bold]{best.name}[/] (test F1 {fmt_number(best.metrics['test_f1'])}). "
+        "Tuned parameters: " + ", ".join(f"{k}={fmt_number(float(v))}" for k, v in tuned_params.items()),
+        highlight=False,
+    )
+    again = time.perf_counter()
+    second = failure_training.run({"dataset": sensors.ref})
+    console.print(
+        f"Ran it again: {len(second.cached_steps)} of {len(second.steps)} steps from cache, "
+        f"in {time.perf_counter() - again:.2f}s (run {second.id[:8]}).",
+        highlight=False,
+    )
+    best = max(scores, key=lambda label: scores[label]["test_f1"])
+    console.print(
+        f"Best: [bold]{best}[/] (test F1 {fmt_number(scores[best]['test_f1'])}). "
         f"Finished in {time.perf_counter() - started:.1f}s."
     )
     console.print(
-        f"Next: [cyan]loopml runs ls[/], [cyan]loopml runs show {best.id[:8]}[/], [cyan]loopml doctor[/]"
+        f"Next: [cyan]loopml pipeline show {first.id}[/], [cyan]loopml runs ls[/], [cyan]loopml doctor[/]"
     )

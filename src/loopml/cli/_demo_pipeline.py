@@ -51,9 +51,9 @@ def tune_gbm(prepared: Any, n_trials: int = 8) -> dict[str, Any]:
     study = lm.tune(
         objective,
         {
-            "learning_rate": lm.pipelines.log_uniform(0.03, 0.3),
-            "max_depth": (3, 8),
-            "max_iter": (50, 200),
+            "learning_rate": lm.pipelines.log_uniform(0.05, 0.3),
+            "max_depth": (3, 6),
+            "max_iter": (30, 100),
         },
         n_trials=n_trials,
         direction="maximize",

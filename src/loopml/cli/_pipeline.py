@@ -77,7 +77,7 @@ def parse_params(pipeline: Pipeline[...], pairs: list[str], config: Path | None)
     return params
 
 
-def _steps_table(run: PipelineRun, title: str | None = None) -> Any:
+def steps_table(run: PipelineRun, title: str | None = None) -> Any:
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
@@ -99,7 +99,7 @@ def _steps_table(run: PipelineRun, title: str | None = None) -> Any:
 
 
 @contextmanager
-def _live_view(quiet: bool) -> Iterator[Any]:
+def live_view(quiet: bool) -> Iterator[Any]:
     """A live table of the steps on a terminal; nothing in CI or when quiet."""
     if quiet or not err_console.is_terminal:
         yield None
@@ -110,7 +110,7 @@ def _live_view(quiet: bool) -> Iterator[Any]:
 
         def on_event(run: PipelineRun, _step: StepRun) -> None:
             done = sum(s.status in ("FINISHED", "FAILED", "SKIPPED") for s in run.steps)
-            live.update(_steps_table(run, f"{run.name}: {done}/{len(run.steps)} steps"))
+            live.update(steps_table(run, f"{run.name}: {done}/{len(run.steps)} steps"))
 
         yield on_event
 
@@ -120,7 +120,7 @@ def _report(run: PipelineRun, as_json: bool, quiet: bool) -> None:
         print_json(run.as_json())
     else:
         if not quiet:
-            console.print(_steps_table(run))
+            console.print(steps_table(run))
         cached = len(run.cached_steps)
         console.print(
             f"{run.name} [{_STYLE.get(run.status, '')}]{run.status}[/] in {fmt_duration(run.duration_s)}: "
@@ -155,7 +155,7 @@ def pipeline_run(
 
     pipe = load_pipeline(ref)
     params = parse_params(pipe, param or [], config)
-    with _live_view(quiet or as_json) as on_event:
+    with live_view(quiet or as_json) as on_event:
         run = pipe.run(
             params,
             executor=executor,
@@ -183,7 +183,7 @@ def pipeline_resume(
     ref = old.tags.get(TAG_PIPELINE)
     if old.tags.get(TAG_KIND) != "pipeline" or not ref:
         raise InvalidArgumentError(f"Run {run_id} is not a pipeline run; see `loopml pipeline ls`.")
-    with _live_view(quiet or as_json) as on_event:
+    with live_view(quiet or as_json) as on_event:
         run = load_pipeline(ref).resume(run_id, executor=executor, on_event=on_event, raise_on_failure=False)
     _report(run, as_json, quiet)
 
@@ -262,4 +262,4 @@ def pipeline_show(
     )
     if run.error:
         console.print(f"error: {run.error}", highlight=False)
-    console.print(_steps_table(run))
+    console.print(steps_table(run))

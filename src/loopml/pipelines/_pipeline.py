@@ -23,6 +23,7 @@ from loopml.pipelines._runner import (
     TAG_OUTPUTS,
     TAG_PARAMS,
     TAG_PIPELINE,
+    TAG_POSITION,
     TAG_REUSED,
     OnEvent,
     Reuse,
@@ -283,8 +284,9 @@ def get_pipeline_run(run_id: str) -> PipelineRun:
         error=run.error,
         duration_s=run.duration_s,
     )
-    for child_id in client.store.steps.children(run_id):
-        child = client.store.runs.get_run(child_id)
+    children = [client.store.runs.get_run(c) for c in client.store.steps.children(run_id)]
+    children.sort(key=lambda c: int(c.tags.get(TAG_POSITION, "0")))
+    for child in children:
         outputs = child.tags.get(TAG_OUTPUTS)
         stored = [StoredValue.from_json(o) for o in json.loads(outputs)] if outputs else []
         prun.steps.append(

@@ -38,6 +38,7 @@ TAG_PIPELINE = "loopml.pipeline"
 TAG_PARAMS = "loopml.params"
 TAG_DATA = "loopml.data"
 TAG_NODE = "loopml.node"
+TAG_POSITION = "loopml.position"  # the node's place in the plan: how `show` orders steps
 TAG_STEP = "loopml.step"
 TAG_KEY = "loopml.cache_key"
 TAG_CACHED = "loopml.cached"
@@ -135,6 +136,7 @@ def run_graph(
             dependents[up].append(nid)
     ready = collections.deque(nid for nid, n in waiting.items() if n == 0)
     src = source_info()
+    positions = {nid: i for i, nid in enumerate(nodes)}
     arguments: dict[str, dict[str, Any]] = {}
     in_flight = 0
 
@@ -148,6 +150,7 @@ def run_graph(
             TAG_KIND: "step",
             TAG_STEP: node.step.name,
             TAG_NODE: node.id,
+            TAG_POSITION: str(positions[node.id]),
             TAG_KEY: state.cache_key or "",
             "loopml.source": node.step.source_digest,
         }
