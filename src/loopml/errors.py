@@ -12,6 +12,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
     ├── DataCheckError           data failed its declared checks (carries the report)
     ├── PipelineFailedError      a pipeline run ended with a failed step (carries the run)
+    ├── StudyFailedError         no trial of a tuning study completed (shows the first error)
     ├── IntegrityError           stored content does not match its digest
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
@@ -73,6 +74,10 @@ class PipelineFailedError(LoopmlError):
     def __init__(self, message: str, run: object = None) -> None:
         super().__init__(message)
         self.run = run
+
+
+class StudyFailedError(LoopmlError):
+    """No trial of a study completed: every one failed or was pruned. The message shows the first error."""
 
 
 class IntegrityError(LoopmlError):

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from loopml.config import Settings
-from loopml.errors import InvalidArgumentError, LoopmlError
+from loopml.errors import InvalidArgumentError, StudyFailedError
 from loopml.store import RunStatus
 
 if TYPE_CHECKING:
@@ -59,10 +59,6 @@ _SPACE_HELP = (
     "int_range(1, 64, log=True), uniform(0.0, 1.0, step=0.1), choice([...]) or any optuna.distributions "
     "object"
 )
-
-
-class StudyFailedError(LoopmlError):
-    """No trial of a study completed: every one failed or was pruned. The message shows the first error."""
 
 
 # -- search-space helpers -------------------------------------------------------------------------------
@@ -291,15 +287,12 @@ def _describe(exc: BaseException) -> str:
 @contextlib.contextmanager
 def _attached(run: ActiveRun) -> Iterator[None]:
     """Make ``run`` the active run of this thread, so ``lm.log_metric`` inside the objective lands in it."""
-    from loopml.tracking import _fluent
+    from loopml.tracking import attached_run
 
-    stack = _fluent._stack()
-    stack.append(run)
-    try:
+    with attached_run(
+        run.id, name=run.name, experiment=run.experiment, parent_id=run.parent_id, client=run.client
+    ):
         yield
-    finally:
-        if run in stack:
-            stack.remove(run)
 
 
 def _execute(objective: Objective, trial: optuna.Trial, task: _Task, run: ActiveRun) -> _Outcome:

@@ -178,14 +178,19 @@ def start_run(
 
 @contextlib.contextmanager
 def attached_run(
-    run_id: str, *, name: str = "", experiment: str = "", parent_id: str | None = None
+    run_id: str,
+    *,
+    name: str = "",
+    experiment: str = "",
+    parent_id: str | None = None,
+    client: TrackingClient | None = None,
 ) -> Iterator[ActiveRun]:
     """Make an existing run the active one in this thread while the block runs, without ending it.
 
-    Pipeline workers use it so that ``lm.log_metric`` and friends inside a step record into the step's run,
-    which the coordinating process created and will end.
+    Pipeline workers and tuning trials use it so that ``lm.log_metric`` and friends inside a step or an
+    objective record into its run, which the coordinating process created and will end.
     """
-    client = get_client()
+    client = client or get_client()
     run = ActiveRun.__new__(ActiveRun)
     run.client, run.id, run.name, run.experiment, run.parent_id = client, run_id, name, experiment, parent_id
     run.ended = False
