@@ -147,11 +147,10 @@ class SqlStepRepository:
         """The runs that hold a blob as an artifact, oldest first (the first one produced it)."""
         a, r = t.run_artifacts.c, t.runs.c
         query = (
-            select(a.run_id)
-            .join(t.runs, r.id == a.run_id)
+            select(r.id, r.start_ms)
+            .join(t.run_artifacts, r.id == a.run_id)
             .where(a.digest == digest)
             .order_by(r.start_ms, r.id)
-            .distinct()
         )
         with self._store.read() as conn:
-            return [row[0] for row in conn.execute(query)]
+            return list(dict.fromkeys(row[0] for row in conn.execute(query)))  # a run may hold it twice
