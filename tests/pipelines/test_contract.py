@@ -159,3 +159,16 @@ def test_a_step_defined_in_a_function_is_refused_by_the_process_executor(log: st
     with pytest.raises(lm.errors.InvalidArgumentError, match="define it at the top level of a module"):
         local_pipeline.run(executor="process")
     assert local_pipeline.run(executor="local").output("local_step") == 1
+
+
+@pytest.mark.postgres
+def test_the_same_pipelines_on_postgresql(executor: str, log: str, postgres_schema_url: str) -> None:
+    lm.configure(database_url=postgres_schema_url)
+    first = shapes.diamond.run({"log": log}, executor=executor)
+    Path(log + ".fail").touch()
+    with pytest.raises(PipelineFailedError):
+        shapes.failing.run({"log": log}, executor=executor)
+    second = shapes.diamond.run({"log": log}, executor=executor)
+    assert all(s.cached for s in second.steps) and second.output("total") == first.output("total")
+    assert get_client().store.url.startswith("postgresql")
+    assert lm.get_run(first.step("total").run_id or "").tags["loopml.cached"] == "false"
