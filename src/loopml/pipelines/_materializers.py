@@ -38,15 +38,22 @@ class Materializer:
     def load(self, path: Path) -> Any:
         raise NotImplementedError
 
+    def dumps(self, value: Any) -> bytes | None:
+        """The stored bytes without a file, for small formats; ``None`` means: use ``save``."""
+        return None
+
 
 class JsonMaterializer(Materializer):
     name = "json"
+
+    def dumps(self, value: Any) -> bytes | None:
+        return json.dumps(value, allow_nan=True, separators=(",", ":")).encode()
 
     def can_save(self, value: Any) -> bool:
         return _jsonable(value, depth=0)
 
     def save(self, value: Any, path: Path) -> None:
-        path.write_text(json.dumps(value, allow_nan=True, separators=(",", ":")))
+        path.write_bytes(self.dumps(value) or b"")
 
     def load(self, path: Path) -> Any:
         return json.loads(path.read_text())
@@ -130,6 +137,7 @@ class JoblibMaterializer(Materializer):
         return joblib.load(path)
 
 
+_SMALL_LOAD = 1 << 20
 _lock = threading.Lock()
 _registry: list[Materializer] = [
     JoblibMaterializer(),
@@ -212,17 +220,23 @@ def save_value(value: Any, artifacts: ArtifactStore) -> StoredValue:
         if m.can_save(value):
             break
     kind = type(value)
-    with tempfile.TemporaryDirectory(prefix="loopml-out-") as tmp:
-        path = Path(tmp) / "value"
-        try:
-            m.save(value, path)
-        except Exception as exc:
-            raise InvalidArgumentError(
-                f"Cannot store a {kind.__module__}.{kind.__qualname__} with the {m.name!r} materializer "
-                f"({type(exc).__name__}: {exc}); register a materializer for this type with "
-                "loopml.pipelines.register_materializer."
-            ) from exc
-        blob = artifacts.put_file(path)
+    try:
+        data = m.dumps(value)
+        if data is not None:
+            blob = artifacts.put_bytes(data)
+        else:
+            with tempfile.TemporaryDirectory(prefix="loopml-out-") as tmp:
+                path = Path(tmp) / "value"
+                m.save(value, path)
+                blob = artifacts.put_file(path)
+    except (BlobNotFoundError, IntegrityError, OSError):
+        raise
+    except Exception as exc:
+        raise InvalidArgumentError(
+            f"Cannot store a {kind.__module__}.{kind.__qualname__} with the {m.name!r} materializer "
+            f"({type(exc).__name__}: {exc}); register a materializer for this type with "
+            "loopml.pipelines.register_materializer."
+        ) from exc
     return StoredValue(blob.digest, m.name, m.version, blob.size, f"{kind.__module__}.{kind.__qualname__}")
 
 
@@ -234,6 +248,8 @@ def load_value(stored: StoredValue, artifacts: ArtifactStore) -> Any:
             f"The stored output {stored.digest} is missing from the artifact store; run the pipeline again "
             "(the cache entry is dropped) or run `loopml doctor`."
         )
+    if stored.size <= _SMALL_LOAD and isinstance(m, JsonMaterializer):
+        return json.loads(artifacts.get_bytes(stored.digest))  # verified as it is read
     local = artifacts.local_path(stored.digest)
     if local is not None:
         if not artifacts.verify(stored.digest):

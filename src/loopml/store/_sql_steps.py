@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from loopml.errors import NotFoundError
 from loopml.store import _schema as t
@@ -25,7 +25,30 @@ if TYPE_CHECKING:
 class SqlStepRepository:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._insert = store.upsert_insert
+        self._insert = insert = store.upsert_insert
+        # built once: constructing ON CONFLICT statements costs more than running them on SQLite
+        self._update_run = (
+            t.runs.update()
+            .where(t.runs.c.id == bindparam("run_id"))
+            .values(status=bindparam("status"), end_ms=bindparam("end_ms"), error=bindparam("error"))
+        )
+        self._insert_params = insert(t.params).on_conflict_do_nothing()
+        tags = insert(t.tags)
+        self._upsert_tags = tags.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": tags.excluded.value}
+        )
+        arts = insert(t.run_artifacts)
+        self._upsert_artifacts = arts.on_conflict_do_update(
+            index_elements=["run_id", "path"],
+            set_={k: arts.excluded[k] for k in ("digest", "size", "kind", "created_ms")},
+        )
+        self._link_datasets = insert(t.run_datasets).on_conflict_do_nothing()
+        cache = insert(t.step_cache)
+        self._upsert_cache = cache.on_conflict_do_update(
+            index_elements=["cache_key"],
+            set_={k: cache.excluded[k] for k in ("run_id", "outputs_json", "created_ms")},
+        )
+        self._find_cached = select(t.step_cache).where(t.step_cache.c.cache_key == bindparam("key"))
 
     def record(self, step: StepRecord) -> str:
         """Write a step's run as one transaction; return its id."""
@@ -53,36 +76,27 @@ class SqlStepRepository:
                 )
             else:
                 updated = conn.execute(
-                    t.runs.update()
-                    .where(t.runs.c.id == run_id)
-                    .values(status=status, end_ms=step.end_ms, error=step.error)
+                    self._update_run,
+                    {"run_id": run_id, "status": status, "end_ms": step.end_ms, "error": step.error},
                 )
                 if updated.rowcount == 0:
                     raise NotFoundError(f"No step run with id {run_id!r}.")
             if step.params:
-                stmt = self._insert(t.params).on_conflict_do_nothing()
                 conn.execute(
-                    stmt,
+                    self._insert_params,
                     [
                         {"run_id": run_id, "key": k, "value": v, "value_num": _as_number(v)}
                         for k, v in step.params.items()
                     ],
                 )
             if step.tags:
-                stmt = self._insert(t.tags)
                 conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-                    ),
+                    self._upsert_tags,
                     [{"run_id": run_id, "key": k, "value": v} for k, v in step.tags.items()],
                 )
             if step.artifacts:
-                stmt = self._insert(t.run_artifacts)
                 conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["run_id", "path"],
-                        set_={k: stmt.excluded[k] for k in ("digest", "size", "kind", "created_ms")},
-                    ),
+                    self._upsert_artifacts,
                     [
                         {
                             "run_id": run_id,
@@ -97,35 +111,27 @@ class SqlStepRepository:
                 )
             if step.dataset_inputs:
                 conn.execute(
-                    self._insert(t.run_datasets).on_conflict_do_nothing(),
+                    self._link_datasets,
                     [
                         {"run_id": run_id, "version_id": v, "direction": "input"}
                         for v in dict.fromkeys(step.dataset_inputs)
                     ],
                 )
             if step.cache_key is not None and step.status is RunStatus.FINISHED:
-                stmt = self._insert(t.step_cache)
                 row: dict[str, Any] = {
                     "cache_key": step.cache_key,
                     "run_id": run_id,
                     "outputs_json": step.outputs_json or "[]",
                     "created_ms": step.end_ms,
                 }
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["cache_key"],
-                        set_={k: stmt.excluded[k] for k in ("run_id", "outputs_json", "created_ms")},
-                    ),
-                    row,
-                )
+                conn.execute(self._upsert_cache, row)
 
         self._store.write(write)
         return run_id
 
     def find_cached(self, cache_key: str) -> CachedStep | None:
-        c = t.step_cache.c
         with self._store.read() as conn:
-            row = conn.execute(select(t.step_cache).where(c.cache_key == cache_key)).first()
+            row = conn.execute(self._find_cached, {"key": cache_key}).first()
         return (
             None if row is None else CachedStep(row.cache_key, row.run_id, row.outputs_json, row.created_ms)
         )
