@@ -83,6 +83,17 @@ def noisy(log: str) -> int:
     return 1
 
 
+@step
+def crash(log: str) -> None:
+    _called(log, "crash")
+    os._exit(3)  # the worker process dies without a word
+
+
+@pipeline
+def crashing(log: str) -> None:
+    crash(log)
+
+
 @pipeline
 def linear(log: str, n: int = 3) -> None:
     a = source(log, n)

@@ -172,3 +172,12 @@ def test_the_same_pipelines_on_postgresql(executor: str, log: str, postgres_sche
     assert all(s.cached for s in second.steps) and second.output("total") == first.output("total")
     assert get_client().store.url.startswith("postgresql")
     assert lm.get_run(first.step("total").run_id or "").tags["loopml.cached"] == "false"
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_its_step_and_the_next_run_gets_a_new_pool(log: str) -> None:
+    run = shapes.crashing.run({"log": log}, executor="process", workers=2, raise_on_failure=False)
+    assert run.step("crash").status == "FAILED"
+    assert "worker process running the step was lost" in (run.step("crash").error or "")
+    assert lm.get_run(run.id).status.value == "FAILED"
+    assert shapes.linear.run({"log": log}, executor="process", workers=2).status == "FINISHED"
