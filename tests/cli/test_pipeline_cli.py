@@ -134,3 +134,17 @@ def test_a_module_in_the_working_folder_runs_as_a_whole_process(flow_file: str, 
     cmd = [sys.executable, "-m", "loopml", "pipeline", "run", "flow_mod:flow", "-p", "n=3", "--json"]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert json.loads(out)["steps"][1]["output"]["materializer"] == "json"
+
+
+def test_trace_walks_from_an_output_back_to_its_steps(flow_file: str) -> None:
+    run = run_json(f"{flow_file}:flow")
+    steps = run["steps"]
+    assert isinstance(steps, list)
+    digest = steps[1]["output"]["digest"]
+    traced = json.loads(invoke("pipeline", "trace", digest, "--json")[1])
+    assert traced["step"] == "check" and traced["pipeline_run"] == run["id"]
+    assert traced["inputs"]["values"]["step"] == "make"
+    code, out = invoke("pipeline", "trace", digest)
+    assert code == 0 and "made by step check" in out and "values:" in out
+    code, out = invoke("pipeline", "trace", "0" * 64)
+    assert code == 1 and "No run holds the blob" in out

@@ -263,3 +263,38 @@ def pipeline_show(
     if run.error:
         console.print(f"error: {run.error}", highlight=False)
     console.print(steps_table(run))
+
+
+@pipeline_app.command("trace")
+def pipeline_trace(
+    digest: str = typer.Argument(..., help="A stored output's digest (as `show --json` gives it)."),
+    as_json: bool = JSON,
+) -> None:
+    """Walk from a stored output (a model) back to its step, pipeline run, code and dataset versions."""
+    from rich.tree import Tree
+
+    from loopml.pipelines import ArtifactLineage, trace
+
+    lineage = trace(digest)
+    if as_json:
+        print_json(lineage.as_json())
+        return
+
+    def label(node: ArtifactLineage) -> str:
+        run = node.step_run
+        pipe = node.pipeline_run
+        where = "" if pipe is None else f" of pipeline {pipe.name} run {pipe.id}"
+        commit = node.git_commit[:12] + (" (dirty)" if node.git_dirty else "") if node.git_commit else "none"
+        data = ", ".join(node.datasets) or "none"
+        return (
+            f"[bold]{node.digest[:12]}[/] made by step [bold]{run.tags.get('loopml.step', run.name)}[/] "
+            f"(run {run.id}){where}; commit {commit}; data {data}"
+        )
+
+    def grow(tree: Tree, node: ArtifactLineage) -> None:
+        for name, parent in node.inputs.items():
+            grow(tree.add(f"{name}: {label(parent)}"), parent)
+
+    root = Tree(label(lineage))
+    grow(root, lineage)
+    console.print(root, highlight=False)
