@@ -11,6 +11,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     │   └── PathEscapeError      a path leaves the root it must stay under
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
     ├── DataCheckError           data failed its declared checks (carries the report)
+    ├── PipelineFailedError      a pipeline run ended with a failed step (carries the run)
     ├── IntegrityError           stored content does not match its digest
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
@@ -64,6 +65,14 @@ class DataCheckError(LoopmlError):
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class PipelineFailedError(LoopmlError):
+    """A pipeline run ended with a failed step; ``run`` is the pipeline run (its steps say which and why)."""
+
+    def __init__(self, message: str, run: object = None) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class IntegrityError(LoopmlError):

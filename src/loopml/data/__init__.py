@@ -24,7 +24,7 @@ from loopml.data._api import (
     versions,
 )
 from loopml.data._derive import Lineage, clean, join_asof, lineage, transform
-from loopml.data._refs import DatasetRef, check_name, parse_ref
+from loopml.data._refs import DatasetRef, check_name, parse_ref, ref
 
 _LAZY = {
     "checks": "loopml.data.checks",
@@ -60,6 +60,7 @@ __all__ = [
     "load",
     "parse_ref",
     "profile",
+    "ref",
     "schema_changes",
     "tag",
     "transform",

@@ -45,3 +45,12 @@ def parse_ref(ref: str) -> DatasetRef:
             )
         return DatasetRef(check_name(name), version=int(number))
     return DatasetRef(check_name(ref))
+
+
+def ref(reference: str) -> DatasetRef:
+    """A dataset reference for a pipeline step's argument: resolved to one version when the run starts.
+
+    ``lm.data.ref("sensors@latest")`` names the newest version that passed its checks at the time the run
+    starts; the step receives that version's data as a DataFrame, and the run records the version.
+    """
+    return parse_ref(reference)

@@ -20,11 +20,68 @@ from typing import TYPE_CHECKING
 
 from loopml._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    **{name: "loopml.pipelines._step" for name in ("Handle", "PipelineDefinitionError", "Step", "step")},
+    **{
+        name: "loopml.pipelines._pipeline"
+        for name in ("Pipeline", "get_pipeline_run", "load_pipeline", "pipeline", "resume")
+    },
+    **{name: "loopml.pipelines._runs" for name in ("PipelineRun", "StepRun", "StepStatus")},
+    **{
+        name: "loopml.pipelines._materializers"
+        for name in ("Materializer", "StoredValue", "load_value", "materializers", "register_materializer")
+    },
+    **{
+        name: "loopml.pipelines._executors"
+        for name in ("Executor", "LocalExecutor", "ProcessExecutor", "get_executor")
+    },
+    **{name: "loopml.pipelines._worker" for name in ("StepResult", "StepTask", "StepTimeoutError")},
+    "trace": "loopml.pipelines._lineage",
+    "ArtifactLineage": "loopml.pipelines._lineage",
+}
 
-__all__: list[str] = []
+__all__ = [
+    "ArtifactLineage",
+    "Executor",
+    "Handle",
+    "LocalExecutor",
+    "Materializer",
+    "Pipeline",
+    "PipelineDefinitionError",
+    "PipelineRun",
+    "ProcessExecutor",
+    "Step",
+    "StepResult",
+    "StepRun",
+    "StepStatus",
+    "StepTask",
+    "StepTimeoutError",
+    "StoredValue",
+    "get_executor",
+    "get_pipeline_run",
+    "load_pipeline",
+    "load_value",
+    "materializers",
+    "pipeline",
+    "register_materializer",
+    "resume",
+    "step",
+    "trace",
+]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    pass
+    from loopml.pipelines._executors import Executor, LocalExecutor, ProcessExecutor, get_executor
+    from loopml.pipelines._lineage import ArtifactLineage, trace
+    from loopml.pipelines._materializers import (
+        Materializer,
+        StoredValue,
+        load_value,
+        materializers,
+        register_materializer,
+    )
+    from loopml.pipelines._pipeline import Pipeline, get_pipeline_run, load_pipeline, pipeline, resume
+    from loopml.pipelines._runs import PipelineRun, StepRun, StepStatus
+    from loopml.pipelines._step import Handle, PipelineDefinitionError, Step, step
+    from loopml.pipelines._worker import StepResult, StepTask, StepTimeoutError

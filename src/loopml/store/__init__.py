@@ -12,10 +12,22 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    **{name: "loopml.store._base" for name in ("DatasetRepository", "RunRepository", "Store")},
+    **{
+        name: "loopml.store._base"
+        for name in ("DatasetRepository", "RunRepository", "StepRepository", "Store")
+    },
     **{
         name: "loopml.store._entities"
-        for name in ("Artifact", "Experiment", "Metric", "MetricRecord", "Run", "RunStatus")
+        for name in (
+            "Artifact",
+            "CachedStep",
+            "Experiment",
+            "Metric",
+            "MetricRecord",
+            "Run",
+            "RunStatus",
+            "StepRecord",
+        )
     },
     **{name: "loopml.store._dataset_entities" for name in ("Dataset", "DatasetStatus", "DatasetVersion")},
     "parse_filter": "loopml.store._filter",
@@ -31,9 +43,18 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from loopml.store._base import DatasetRepository, RunRepository, Store
+    from loopml.store._base import DatasetRepository, RunRepository, StepRepository, Store
     from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
-    from loopml.store._entities import Artifact, Experiment, Metric, MetricRecord, Run, RunStatus
+    from loopml.store._entities import (
+        Artifact,
+        CachedStep,
+        Experiment,
+        Metric,
+        MetricRecord,
+        Run,
+        RunStatus,
+        StepRecord,
+    )
     from loopml.store._filter import parse_filter, parse_order_by
     from loopml.store._readonly import find_dataset_version
     from loopml.store._revisions import HEAD, REVISIONS
@@ -41,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Artifact",
+    "CachedStep",
     "Dataset",
     "DatasetRepository",
     "DatasetStatus",
@@ -54,6 +76,8 @@ __all__ = [
     "RunRepository",
     "RunStatus",
     "SqlStore",
+    "StepRecord",
+    "StepRepository",
     "Store",
     "find_dataset_version",
     "parse_filter",

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from loopml.store._entities import (
     Artifact,
+    CachedStep,
     Dataset,
     DatasetStatus,
     DatasetVersion,
@@ -21,6 +22,7 @@ from loopml.store._entities import (
     MetricRecord,
     Run,
     RunStatus,
+    StepRecord,
 )
 
 
@@ -116,6 +118,17 @@ class DatasetRepository(Protocol):
     def referenced_digests(self) -> Iterator[str]: ...
 
 
+class StepRepository(Protocol):
+    def record(self, step: StepRecord) -> str:
+        """Write a pipeline step's run (params, tags, artifacts, dataset inputs, cache entry) at once."""
+        ...
+
+    def find_cached(self, cache_key: str) -> CachedStep | None: ...
+    def forget(self, cache_key: str) -> None: ...
+    def children(self, parent_id: str) -> list[str]: ...
+    def producers(self, digest: str) -> list[str]: ...
+
+
 class Store(Protocol):
     """Everything loopml knows about, except blob bytes (those live in an ArtifactStore)."""
 
@@ -123,6 +136,8 @@ class Store(Protocol):
     def runs(self) -> RunRepository: ...
     @property
     def datasets(self) -> DatasetRepository: ...
+    @property
+    def steps(self) -> StepRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...

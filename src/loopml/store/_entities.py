@@ -11,6 +11,7 @@ from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersio
 
 __all__ = [
     "Artifact",
+    "CachedStep",
     "Dataset",
     "DatasetStatus",
     "DatasetVersion",
@@ -19,6 +20,7 @@ __all__ = [
     "MetricRecord",
     "Run",
     "RunStatus",
+    "StepRecord",
     "datetime_to_ms",
     "ms_to_datetime",
 ]
@@ -126,3 +128,42 @@ class Run:
     @property
     def duration_s(self) -> float | None:
         return None if self.end_ms is None else (self.end_ms - self.start_ms) / 1000
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A pipeline step's run as the coordinator records it, in one transaction.
+
+    ``run_id`` names a run created when the step started; ``None`` creates the run here (a step answered
+    from the cache or reused by a resume, which never starts). ``cache_key`` set on a finished step makes
+    it the cache entry for that key; ``outputs_json`` describes its stored outputs.
+    """
+
+    experiment_id: str
+    parent_id: str
+    name: str
+    status: RunStatus
+    start_ms: int
+    end_ms: int
+    run_id: str | None = None
+    error: str | None = None
+    user: str = ""
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    entry_point: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
+    dataset_inputs: list[str] = field(default_factory=list)  # dataset version ids
+    cache_key: str | None = None
+    outputs_json: str | None = None
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    """The step run that answers a cache key, and the outputs it stored."""
+
+    cache_key: str
+    run_id: str
+    outputs_json: str
+    created_ms: int

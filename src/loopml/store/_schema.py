@@ -170,3 +170,14 @@ dataset_parents = Table(
     Column("parent_id", String(32), ForeignKey("dataset_versions.id"), nullable=False),
     Index("ix_dataset_parents_parent", "parent_id"),
 )
+
+# The step run that answers each pipeline cache key (the newest successful one), with its outputs described.
+step_cache = Table(
+    "step_cache",
+    metadata,
+    Column("cache_key", String(64), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("outputs_json", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_step_cache_run", "run_id"),
+)

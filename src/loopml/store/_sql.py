@@ -22,6 +22,7 @@ from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
 from loopml.store._revisions import HEAD, REVISIONS
 from loopml.store._sql_datasets import SqlDatasetRepository
 from loopml.store._sql_runs import SqlRunRepository
+from loopml.store._sql_steps import SqlStepRepository
 
 _MIGRATION_LOCK_KEY = 0x6C6F6F706D6C  # "loopml": serialises migrations on PostgreSQL
 
@@ -42,6 +43,7 @@ class SqlStore:
         self._check_schema(migrate)
         self.runs = SqlRunRepository(self)
         self.datasets = SqlDatasetRepository(self)
+        self.steps = SqlStepRepository(self)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@ from loopml.tracking._client import DEFAULT_EXPERIMENT, TrackingClient, artifact
 from loopml.tracking._fluent import (
     ActiveRun,
     active_run,
+    attached_run,
     client_from_settings,
     configure,
     download_artifact,
@@ -33,6 +34,7 @@ __all__ = [
     "TrackingClient",
     "active_run",
     "artifact_path",
+    "attached_run",
     "client_from_settings",
     "configure",
     "download_artifact",

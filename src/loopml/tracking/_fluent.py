@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -174,6 +174,29 @@ def start_run(
     run = ActiveRun(client, client.create_run(experiment, name, parent_id, tags))
     stack.append(run)
     return run
+
+
+@contextlib.contextmanager
+def attached_run(
+    run_id: str, *, name: str = "", experiment: str = "", parent_id: str | None = None
+) -> Iterator[ActiveRun]:
+    """Make an existing run the active one in this thread while the block runs, without ending it.
+
+    Pipeline workers use it so that ``lm.log_metric`` and friends inside a step record into the step's run,
+    which the coordinating process created and will end.
+    """
+    client = get_client()
+    run = ActiveRun.__new__(ActiveRun)
+    run.client, run.id, run.name, run.experiment, run.parent_id = client, run_id, name, experiment, parent_id
+    run.ended = False
+    stack = _stack()
+    stack.append(run)
+    try:
+        yield run
+    finally:
+        if run in stack:
+            stack.remove(run)
+        client.flush()
 
 
 def active_run() -> ActiveRun | None:
