@@ -437,8 +437,7 @@ class Loopml:
         return _base_env()  # the home is ./.loopml, in the workspace, as for a user
 
     def verify(self, workspace: Path, mode: str, result: Measured) -> str:
-        runs = last_loopml_runs(workspace)
-        run = runs[-1]
+        run = last_loopml_run(workspace)
         steps = run["steps"]
         cached = sum(1 for s in steps if s["cached"])
         if run["status"] != "FINISHED" or len(steps) != CHAIN_LENGTH:
@@ -448,23 +447,38 @@ class Loopml:
         want = CHAIN_LENGTH if mode == "cached" else 0
         if cached != want:
             raise RuntimeError(f"loopml {mode} run: {cached} of {len(steps)} steps cached, expected {want}")
+        final = expected_calls(CHAIN_LENGTH)[-1][2]
+        if not math.isclose(run["last"], final, rel_tol=1e-9):
+            raise RuntimeError(
+                f"loopml {mode} run: last output's checksum {run['last']!r}, expected {final!r}"
+            )
         return f"run {run['id']}: {cached}/{len(steps)} steps cached"
 
 
-# Asks loopml, untimed, what its last pipeline run in the workspace reports (reads ./.loopml).
+# Asks loopml, untimed, what its newest pipeline run in the workspace reports (reads ./.loopml), and checksums
+# the last step's stored output, read back from the blob store.
 LOOPML_LAST_RUN = """
 import json
+import sys
+
+import numpy as np
+
 import loopml as lm
-runs = lm.pipeline_runs()
-print(json.dumps([{"id": r.id, "status": r.status,
-                   "steps": [{"name": s.name, "cached": s.cached} for s in r.steps]} for r in runs]))
+
+found = lm.search_runs("tags.`loopml.kind` = 'pipeline'", order_by=["start_time desc"], limit=1)
+run = lm.get_pipeline_run(found[0].id)
+last = np.abs(run.output(sys.argv[1])).sum()
+print(json.dumps({"id": run.id, "status": run.status, "last": float(last),
+                  "steps": [{"name": s.name, "cached": s.cached} for s in run.steps]}))
 """
 
 
-def last_loopml_runs(workspace: Path) -> list[dict[str, Any]]:
-    out = run_checked([str(LOOPML_PYTHON), "-c", LOOPML_LAST_RUN], workspace, _base_env())
-    runs: list[dict[str, Any]] = json.loads(out.strip().splitlines()[-1])
-    return runs
+def last_loopml_run(workspace: Path) -> dict[str, Any]:
+    last_step = f"transform_{CHAIN_LENGTH - 1}"  # nodes are named after the step, numbered from the second
+    cmd = [str(LOOPML_PYTHON), "-c", LOOPML_LAST_RUN, last_step]
+    out = run_checked(cmd, workspace, _base_env())
+    run: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return run
 
 
 PREFECT_TASK_STATE = re.compile(r"Task run '[^']+' - Finished in state (\w+)\(")
