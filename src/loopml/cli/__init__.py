@@ -22,7 +22,7 @@ def main() -> None:
 
 
 def _load_app() -> Any:
-    from loopml.cli import _data, _demo, _maintenance, _runs  # noqa: F401  (each registers its commands)
+    from loopml.cli import _data, _demo, _maintenance, _pipeline, _runs  # noqa: F401  (each registers its commands)
     from loopml.cli._app import app
 
     return app
