@@ -136,20 +136,20 @@ from pathlib import Path
 
 import numpy as np
 
-import loopml as lm
+from loopml.pipelines import pipeline, step
 {WORK_CODE}
 
-@lm.step
+@step
 def make(seed: int, size: int) -> np.ndarray:
     return record("make", 0, make_array(seed, size))
 
 
-@lm.step
+@step
 def transform(a: np.ndarray, i: int) -> np.ndarray:
     return record("transform", i, transform_array(a, i))
 
 
-@lm.pipeline(name="chain")
+@pipeline(name="chain")
 def chain(n: int = 10) -> None:
     a = make(SEED, SIZE)
     for i in range(1, n):
@@ -232,32 +232,33 @@ import json
 import sys
 import time
 
-import loopml as lm
+from loopml import __version__
+from loopml.pipelines import pipeline, step
 
 
-@lm.step
+@step
 def noop(x: int) -> int:
     return x + 1
 
 
-@lm.pipeline(name="noop-chain")
+@pipeline(name="noop-chain")
 def noop_chain(n: int = 200) -> None:
     h = noop(0)
     for _ in range(n - 1):
         h = noop(h)
 
 
-@lm.step
+@step
 def source() -> int:
     return 7
 
 
-@lm.step
+@step
 def branch(x: int, i: int) -> int:
     return x + i
 
 
-@lm.step
+@step
 def gather(xs: list[int]) -> int:
     total = sum(xs)
     with open("gather.out", "w") as out:  # the bench reads it back: the sum must be right
@@ -265,7 +266,7 @@ def gather(xs: list[int]) -> int:
     return total
 
 
-@lm.pipeline(name="fan-out")
+@pipeline(name="fan-out")
 def fan_out(n: int = 1000) -> None:
     s = source()
     gather([branch(s, i) for i in range(n)])
@@ -292,7 +293,7 @@ def main(request):
     cold_s, cold = timed(pipeline, **params)
     cached = [timed(pipeline, **params) for _ in range(request["reruns"])]
     return {
-        "version": lm.__version__,
+        "version": __version__,
         "cold_s": cold_s,
         "cold": cold,
         "cached_s": [t for t, _ in cached],
@@ -437,9 +438,14 @@ class Loopml:
         return _base_env()  # the home is ./.loopml, in the workspace, as for a user
 
     def verify(self, workspace: Path, mode: str, result: Measured) -> str:
-        run = last_loopml_run(workspace)
+        said = LOOPML_SUMMARY.search(result.stdout)
+        if said is None:
+            raise RuntimeError(f"loopml {mode} run: no summary line in its output:\n{_tail(result)}")
+        run = stored_loopml_run(workspace, said["run_id"])
         steps = run["steps"]
         cached = sum(1 for s in steps if s["cached"])
+        if (int(said["steps"]), int(said["cached"])) != (len(steps), cached):
+            raise RuntimeError(f"loopml {mode} run: it said {said[0]!r}, but its stored run differs: {steps}")
         if run["status"] != "FINISHED" or len(steps) != CHAIN_LENGTH:
             raise RuntimeError(
                 f"loopml {mode} run: {run['status']} with {len(steps)} steps:\n{_tail(result)}"
@@ -455,32 +461,32 @@ class Loopml:
         return f"run {run['id']}: {cached}/{len(steps)} steps cached"
 
 
-# Asks loopml, untimed, what its newest pipeline run in the workspace reports (reads ./.loopml), and checksums
-# the last step's stored output, read back from the blob store.
+# Asks loopml, untimed, what a pipeline run of the workspace reports (reads ./.loopml), and checksums the last
+# step's stored output, read back from the blob store.
 LOOPML_LAST_RUN = """
 import json
 import sys
 
 import numpy as np
 
-import loopml as lm
+from loopml.pipelines import get_pipeline_run
 
-found = lm.search_runs("tags.`loopml.kind` = 'pipeline'", order_by=["start_time desc"], limit=1)
-run = lm.get_pipeline_run(found[0].id)
-last = np.abs(run.output(sys.argv[1])).sum()
+run = get_pipeline_run(sys.argv[1])
+last = np.abs(run.output(sys.argv[2])).sum()
 print(json.dumps({"id": run.id, "status": run.status, "last": float(last),
                   "steps": [{"name": s.name, "cached": s.cached} for s in run.steps]}))
 """
 
 
-def last_loopml_run(workspace: Path) -> dict[str, Any]:
+def stored_loopml_run(workspace: Path, run_id: str) -> dict[str, Any]:
     last_step = f"transform_{CHAIN_LENGTH - 1}"  # nodes are named after the step, numbered from the second
-    cmd = [str(LOOPML_PYTHON), "-c", LOOPML_LAST_RUN, last_step]
+    cmd = [str(LOOPML_PYTHON), "-c", LOOPML_LAST_RUN, run_id, last_step]
     out = run_checked(cmd, workspace, _base_env())
     run: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return run
 
 
+LOOPML_SUMMARY = re.compile(r"(?P<steps>\d+) steps, (?P<cached>\d+) from cache\. Run (?P<run_id>\w+)")
 PREFECT_TASK_STATE = re.compile(r"Task run '[^']+' - Finished in state (\w+)\(")
 PREFECT_RESULT = re.compile(r"^result (\S+)$", re.MULTILINE)
 
@@ -673,8 +679,9 @@ def run_notes(
     notes = [
         f"Chain of {sizes.chain_steps:,} no-op steps, in one process: cold run "
         f"{fmt_duration(chain['cold_s'])}; cached reruns {times(chain['cached_s'])}.",
-        f"Fan-out of {sizes.fanout:,}, in one process: cold {fmt_duration(fan['cold_s'])} (the step bodies "
-        f"themselves {fmt_duration(fan['cold']['step_s'])} as loopml reports them); cached reruns "
+        f"Fan-out of {sizes.fanout:,}, in one process: cold {fmt_duration(fan['cold_s'])}, of which the step "
+        f"runs as loopml times them (inputs loaded, function called, output stored) add up to "
+        f"{fmt_duration(fan['cold']['step_s'])}; cached reruns "
         f"{times(fan['cached_s'])}; the gather step returned {fan['gather']:,}, as expected.",
     ]
     for name, label in (("loopml", "loopml"), ("prefect", "Prefect")):
@@ -731,6 +738,19 @@ def results_section(
     return "\n".join(lines)
 
 
+def startup_floor(prefect_python: Path, session: Path, repeats: int = 3) -> dict[str, float]:
+    """What any command costs before it does work: ``loopml --version``, and ``import prefect``."""
+    commands = {
+        "loopml": [str(LOOPML_CLI), "--version"],
+        "prefect": [str(prefect_python), "-c", "import prefect"],
+    }
+    env = {**_base_env(), "PREFECT_HOME": str(session / ".prefect-floor")}
+    return {
+        name: median([run_timed(cmd, session, env).wall_s for _ in range(repeats)])
+        for name, cmd in commands.items()
+    }
+
+
 def _load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
@@ -753,11 +773,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     # byte-compile loopml as `pip install` does for a regular install (Prefect's venv has its .pyc files)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_DIR / "src" / "loopml")], check=True)
-    tools: list[Tool] = [Loopml(), Prefect(ensure_venv("prefect", PREFECT_REQUIREMENTS))]
+    prefect_python = ensure_venv("prefect", PREFECT_REQUIREMENTS)
+    tools: list[Tool] = [Loopml(), Prefect(prefect_python)]
     versions = {tool.name: tool.version() for tool in tools}
     session = fresh_dir(WORK_DIR, "pipelines-")
     print(f"modules, workspaces and raw results in {session.relative_to(REPO_DIR)}")
     load_before = _load()
+    floors = startup_floor(prefect_python, session)
 
     worker = session / "lm_worker.py"
     worker.write_text(LOOPML_WORKER)
@@ -789,6 +811,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = f"{_load()} at the end, {load_before} at the start (a shared machine)"
     raw = {
         "sizes": asdict(sizes),
+        "startup_floor_s": floors,
         "chain": chain,
         "fan_out": fan,
         "side_by_side": {k: v.to_json() for k, v in side.items()},
@@ -796,7 +819,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     (session / "results.json").write_text(json.dumps(raw, indent=1))
 
     rows = build_rows(sizes, chain, fan, side)
-    notes = [*METHOD_NOTES, *run_notes(sizes, chain, fan, side)]
+    notes = [
+        *METHOD_NOTES,
+        f"Startup floor, median of 3: `loopml --version` {fmt_duration(floors['loopml'])}; "
+        f"`python -c 'import prefect'` {fmt_duration(floors['prefect'])}. Every whole-process run pays it.",
+        *run_notes(sizes, chain, fan, side),
+    ]
     # others commit to loopml while a run goes on: say so when the figures may mix two states of its code
     loopml_after = tools[0].version()
     if loopml_after != versions["loopml"]:
