@@ -17,10 +17,11 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 def test_layers_export_what_they_list() -> None:
     import loopml.artifacts
     import loopml.config
+    import loopml.pipelines
     import loopml.store
     import loopml.tracking
 
-    for module in (loopml.artifacts, loopml.config, loopml.store, loopml.tracking):
+    for module in (loopml.artifacts, loopml.config, loopml.pipelines, loopml.store, loopml.tracking):
         assert sorted(module.__all__) == module.__all__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

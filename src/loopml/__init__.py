@@ -6,6 +6,9 @@
         lm.log_params({"n_estimators": 200})
         lm.log_metric("loss", 0.3, step=1)
 
+    @lm.step
+    def train(df: pd.DataFrame, n_estimators: int = 100) -> RandomForestClassifier: ...
+
 Public names resolve on first use, so ``import loopml`` stays fast and heavy layers load only when needed.
 """
 
@@ -50,6 +53,9 @@ _EXPORTS: dict[str, str] = {
     "DatasetVersion": "loopml.store",
     "data": "loopml.data",
     "errors": "loopml.errors",
+    "pipeline": "loopml.pipelines",
+    "pipelines": "loopml.pipelines",
+    "step": "loopml.pipelines",
 }
 
 __all__ = [
@@ -82,10 +88,13 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "pipeline",
+    "pipelines",
     "search_runs",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 
@@ -97,10 +106,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from loopml import data, errors
+    from loopml import data, errors, pipelines
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
+    from loopml.pipelines import pipeline, step
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,
