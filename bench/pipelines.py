@@ -136,20 +136,20 @@ from pathlib import Path
 
 import numpy as np
 
-from loopml.pipelines import pipeline, step
+import loopml as lm
 {WORK_CODE}
 
-@step
+@lm.step
 def make(seed: int, size: int) -> np.ndarray:
     return record("make", 0, make_array(seed, size))
 
 
-@step
+@lm.step
 def transform(a: np.ndarray, i: int) -> np.ndarray:
     return record("transform", i, transform_array(a, i))
 
 
-@pipeline(name="chain")
+@lm.pipeline(name="chain")
 def chain(n: int = 10) -> None:
     a = make(SEED, SIZE)
     for i in range(1, n):
@@ -232,33 +232,32 @@ import json
 import sys
 import time
 
-from loopml import __version__
-from loopml.pipelines import pipeline, step
+import loopml as lm
 
 
-@step
+@lm.step
 def noop(x: int) -> int:
     return x + 1
 
 
-@pipeline(name="noop-chain")
+@lm.pipeline(name="noop-chain")
 def noop_chain(n: int = 200) -> None:
     h = noop(0)
     for _ in range(n - 1):
         h = noop(h)
 
 
-@step
+@lm.step
 def source() -> int:
     return 7
 
 
-@step
+@lm.step
 def branch(x: int, i: int) -> int:
     return x + i
 
 
-@step
+@lm.step
 def gather(xs: list[int]) -> int:
     total = sum(xs)
     with open("gather.out", "w") as out:  # the bench reads it back: the sum must be right
@@ -266,7 +265,7 @@ def gather(xs: list[int]) -> int:
     return total
 
 
-@pipeline(name="fan-out")
+@lm.pipeline(name="fan-out")
 def fan_out(n: int = 1000) -> None:
     s = source()
     gather([branch(s, i) for i in range(n)])
@@ -293,7 +292,7 @@ def main(request):
     cold_s, cold = timed(pipeline, **params)
     cached = [timed(pipeline, **params) for _ in range(request["reruns"])]
     return {
-        "version": __version__,
+        "version": lm.__version__,
         "cold_s": cold_s,
         "cold": cold,
         "cached_s": [t for t, _ in cached],
