@@ -405,8 +405,12 @@ class Tool(Protocol):
 
     def env(self, workspace: Path, mode: str) -> dict[str, str]: ...
 
-    def verify(self, workspace: Path, mode: str, result: Measured) -> str:
-        """Untimed: raise unless the run did what ``mode`` says (every step run, or every step cached)."""
+    def verify(self, workspace: Path, mode: str, result: Measured) -> tuple[str, float]:
+        """Untimed: raise unless the run did what ``mode`` says (every step run, or every step cached).
+
+        Return what was found, and how long the pipeline run itself took inside the process, as the tool
+        tells it (the rest of the process is starting up and shutting down).
+        """
 
 
 @dataclass(frozen=True)
@@ -436,7 +440,7 @@ class Loopml:
     def env(self, workspace: Path, mode: str) -> dict[str, str]:
         return _base_env()  # the home is ./.loopml, in the workspace, as for a user
 
-    def verify(self, workspace: Path, mode: str, result: Measured) -> str:
+    def verify(self, workspace: Path, mode: str, result: Measured) -> tuple[str, float]:
         said = LOOPML_SUMMARY.search(result.stdout)
         if said is None:
             raise RuntimeError(f"loopml {mode} run: no summary line in its output:\n{_tail(result)}")
@@ -457,7 +461,7 @@ class Loopml:
             raise RuntimeError(
                 f"loopml {mode} run: last output's checksum {run['last']!r}, expected {final!r}"
             )
-        return f"run {run['id']}: {cached}/{len(steps)} steps cached"
+        return f"run {run['id'][:12]}: {cached}/{len(steps)} steps cached", float(run["duration_s"])
 
 
 # Asks loopml, untimed, what a pipeline run of the workspace reports (reads ./.loopml), and checksums the last
@@ -472,7 +476,7 @@ from loopml.pipelines import get_pipeline_run
 
 run = get_pipeline_run(sys.argv[1])
 last = np.abs(run.output(sys.argv[2])).sum()
-print(json.dumps({"id": run.id, "status": run.status, "last": float(last),
+print(json.dumps({"id": run.id, "status": run.status, "last": float(last), "duration_s": run.duration_s,
                   "steps": [{"name": s.name, "cached": s.cached} for s in run.steps]}))
 """
 
@@ -488,6 +492,20 @@ def stored_loopml_run(workspace: Path, run_id: str) -> dict[str, Any]:
 LOOPML_SUMMARY = re.compile(r"(?P<steps>\d+) steps, (?P<cached>\d+) from cache\. Run (?P<run_id>\w+)")
 PREFECT_TASK_STATE = re.compile(r"Task run '[^']+' - Finished in state (\w+)\(")
 PREFECT_RESULT = re.compile(r"^result (\S+)$", re.MULTILINE)
+# the flow run's own log lines (stamped HH:MM:SS.mmm): "Beginning flow run", its "Finished in state"
+PREFECT_FLOW_START = re.compile(
+    r"^(\d\d):(\d\d):(\d\d\.\d+) .*Flow run '[^']+' - Beginning flow run", re.MULTILINE
+)
+PREFECT_FLOW_END = re.compile(
+    r"^(\d\d):(\d\d):(\d\d\.\d+) .*Flow run '[^']+' - Finished in state", re.MULTILINE
+)
+
+
+def _clock_s(match: re.Match[str] | None) -> float:
+    if match is None:
+        raise RuntimeError("Prefect's log has no flow-run start or end line")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 @dataclass(frozen=True)
@@ -520,7 +538,7 @@ class Prefect:
             env["PREFECT_TASKS_REFRESH_CACHE"] = "true"
         return env
 
-    def verify(self, workspace: Path, mode: str, result: Measured) -> str:
+    def verify(self, workspace: Path, mode: str, result: Measured) -> tuple[str, float]:
         text = result.stdout + result.stderr
         states = PREFECT_TASK_STATE.findall(text)
         want = "Cached" if mode == "cached" else "Completed"
@@ -530,7 +548,8 @@ class Prefect:
         final = expected_calls(CHAIN_LENGTH)[-1][2]
         if len(found) != 1 or not math.isclose(float(found[0]), final, rel_tol=1e-9):
             raise RuntimeError(f"Prefect {mode} run: result {found}, expected {final!r}")
-        return f"{len(states)} task runs {want}"
+        flow_s = (_clock_s(PREFECT_FLOW_END.search(text)) - _clock_s(PREFECT_FLOW_START.search(text))) % 86400
+        return f"{len(states)} task runs {want}", flow_s
 
 
 # -- the side-by-side
@@ -541,6 +560,7 @@ class SideBySide:
     """One tool's runs: per mode, one Measured per repeat (each repeat in its own fresh workspace)."""
 
     runs: dict[str, list[Measured]] = field(default_factory=lambda: {mode: [] for mode in MODES})
+    inner: dict[str, list[float]] = field(default_factory=lambda: {mode: [] for mode in MODES})
     checked: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -549,6 +569,7 @@ class SideBySide:
 
         return {
             "runs": {mode: [strip(m) for m in ms] for mode, ms in self.runs.items()},
+            "inner_s": self.inner,
             "checked": self.checked,
         }
 
@@ -571,12 +592,14 @@ def one_repeat(tool: Tool, session: Path, into: SideBySide, keep: bool) -> None:
             raise RuntimeError(f"{tool.label} cached run ran {len(ran)} step bodies: {ran}")
         if mode != "cached" and not same_calls(ran, want):
             raise RuntimeError(f"{tool.label} {mode} run: step bodies {ran}, expected {want}")
-        note = tool.verify(workspace, mode, result)
+        note, inner_s = tool.verify(workspace, mode, result)
         into.runs[mode].append(result)
+        into.inner[mode].append(inner_s)
         into.checked.append(f"{mode}: {note}")
         print(
             f"  {tool.label:<8} {mode:<9} {fmt_duration(result.wall_s):>10}  "
-            f"(user {result.user_s:,.2f} s, sys {result.sys_s:,.2f} s)  {note}"
+            f"(user {result.user_s:,.2f} s, sys {result.sys_s:,.2f} s; "
+            f"the run inside {fmt_duration(inner_s)})  {note}"
         )
     if not keep:
         shutil.rmtree(workspace, ignore_errors=True)
@@ -683,6 +706,17 @@ def run_notes(
         f"{fmt_duration(fan['cold']['step_s'])}; cached reruns "
         f"{times(fan['cached_s'])}; the gather step returned {fan['gather']:,}, as expected.",
     ]
+
+    def inner(name: str) -> str:
+        return ", ".join(f"{mode} {fmt_duration(median(side[name].inner[mode]))}" for mode in MODES)
+
+    notes.append(
+        "Inside each whole process, the pipeline run itself (medians): loopml "
+        f"{inner('loopml')} (the run's duration as loopml records it); Prefect {inner('prefect')} (from its "
+        "log line 'Beginning flow run' to the flow's 'Finished in state'). The rest of each process is "
+        "starting and stopping: the interpreter and imports, opening (on a fresh home, creating) the "
+        "database, and for Prefect starting and stopping its temporary server."
+    )
     for name, label in (("loopml", "loopml"), ("prefect", "Prefect")):
         for mode in MODES:
             notes.append(f"{CHAIN_LENGTH}-step pipeline, {label}, {mode}: {procs(side[name].runs[mode])}")
@@ -752,7 +786,7 @@ def startup_floor(prefect_python: Path, session: Path, repeats: int = 3) -> dict
 
 def _load() -> str:
     one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -807,7 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"side by side: {CHAIN_LENGTH}-step pipeline, {sizes.repeats} fresh workspaces per tool")
     side = run_side_by_side(tools, session, sizes.repeats, args.keep)
-    load = f"{_load()} at the end, {load_before} at the start (a shared machine)"
+    load = f"load average {load_before} at the start, {_load()} at the end (a shared machine)"
     raw = {
         "sizes": asdict(sizes),
         "startup_floor_s": floors,
