@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
             "ActiveRun",
             "TrackingClient",
             "active_run",
+            "autolog",
             "configure",
             "download_artifact",
             "end_run",
@@ -48,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     },
     **{name: "loopml.store" for name in ("Experiment", "Metric", "Run", "RunStatus", "SqlStore")},
     **{name: "loopml.artifacts" for name in ("LocalArtifactStore", "MemoryArtifactStore")},
+    **{name: "loopml.pipelines" for name in ("TuneResult", "tune")},
     "Settings": "loopml.config",
     "__version__": "loopml._version",  # package metadata: reading it costs 30 ms, so only when asked
     "DatasetVersion": "loopml.store",
@@ -70,8 +72,10 @@ __all__ = [
     "Settings",
     "SqlStore",
     "TrackingClient",
+    "TuneResult",
     "__version__",
     "active_run",
+    "autolog",
     "configure",
     "data",
     "download_artifact",
@@ -95,6 +99,7 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "tune",
 ]
 
 
@@ -110,12 +115,13 @@ if TYPE_CHECKING:
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
-    from loopml.pipelines import pipeline, step
+    from loopml.pipelines import TuneResult, pipeline, step, tune
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,
         TrackingClient,
         active_run,
+        autolog,
         configure,
         download_artifact,
         end_run,

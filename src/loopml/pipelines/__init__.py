@@ -38,6 +38,21 @@ _EXPORTS: dict[str, str] = {
     **{name: "loopml.pipelines._worker" for name in ("StepResult", "StepTask", "StepTimeoutError")},
     "trace": "loopml.pipelines._lineage",
     "ArtifactLineage": "loopml.pipelines._lineage",
+    **{
+        name: "loopml.pipelines._tune"
+        for name in (
+            "StudyFailedError",
+            "TrialHandle",
+            "TrialResult",
+            "TuneResult",
+            "choice",
+            "int_range",
+            "log_uniform",
+            "search_space",
+            "tune",
+            "uniform",
+        )
+    },
 }
 
 __all__ = [
@@ -57,16 +72,26 @@ __all__ = [
     "StepTask",
     "StepTimeoutError",
     "StoredValue",
+    "StudyFailedError",
+    "TrialHandle",
+    "TrialResult",
+    "TuneResult",
+    "choice",
     "get_executor",
     "get_pipeline_run",
+    "int_range",
     "load_pipeline",
     "load_value",
+    "log_uniform",
     "materializers",
     "pipeline",
     "register_materializer",
     "resume",
+    "search_space",
     "step",
     "trace",
+    "tune",
+    "uniform",
 ]
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)
@@ -84,4 +109,16 @@ if TYPE_CHECKING:
     from loopml.pipelines._pipeline import Pipeline, get_pipeline_run, load_pipeline, pipeline, resume
     from loopml.pipelines._runs import PipelineRun, StepRun, StepStatus
     from loopml.pipelines._step import Handle, PipelineDefinitionError, Step, step
+    from loopml.pipelines._tune import (
+        StudyFailedError,
+        TrialHandle,
+        TrialResult,
+        TuneResult,
+        choice,
+        int_range,
+        log_uniform,
+        search_space,
+        tune,
+        uniform,
+    )
     from loopml.pipelines._worker import StepResult, StepTask, StepTimeoutError

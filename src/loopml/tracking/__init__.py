@@ -1,5 +1,6 @@
 """Tracking: experiments and runs with params, metrics (buffered), tags and artifacts."""
 
+from loopml.tracking._autolog import autolog
 from loopml.tracking._client import DEFAULT_EXPERIMENT, TrackingClient, artifact_path
 from loopml.tracking._fluent import (
     ActiveRun,
@@ -35,6 +36,7 @@ __all__ = [
     "active_run",
     "artifact_path",
     "attached_run",
+    "autolog",
     "client_from_settings",
     "configure",
     "download_artifact",
