@@ -630,11 +630,7 @@ class Row:
         other = "—" if self.prefect_s is None else fmt_duration(self.prefect_s)
         times = "—" if self.prefect_s is None else fmt_ratio(ratio(self.prefect_s, self.loopml_s))
         met = "—" if self.met is None else ("yes" if self.met else "NO")
-        return [self.label, _duration(self.loopml_s), other, times, self.goal, met]
-
-
-def _duration(seconds: float) -> str:
-    return fmt_duration(seconds)
+        return [self.label, fmt_duration(self.loopml_s), other, times, self.goal, met]
 
 
 TABLE_HEADER = ("Workload", "loopml", "Prefect", "Prefect / loopml", "Goal", "Met")
