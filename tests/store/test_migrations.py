@@ -31,6 +31,19 @@ def test_new_database_is_created_at_head_and_matches_the_table_definitions(store
     store.close()
 
 
+def test_the_migrations_build_the_same_schema_as_a_new_database(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
+    store = SqlStore(store_url)
+    assert store.schema_revision() == HEAD
+    store.close()
+
+
 def test_older_database_is_migrated_and_keeps_its_data(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as conn:

@@ -18,13 +18,30 @@ def main() -> None:
 
     if answer(sys.argv[1:]):
         return
-    _load_app()(prog_name="loopml")
+    _load_app(sys.argv[1] if len(sys.argv) > 1 else None)(prog_name="loopml")
 
 
-def _load_app() -> Any:
-    from loopml.cli import _data, _demo, _maintenance, _pipeline, _runs  # noqa: F401  (each registers its commands)
+# command (first word) -> the module that registers it; a command runs with only its own module loaded
+_COMMANDS = {
+    "data": "_data",
+    "demo": "_demo",
+    "doctor": "_maintenance",
+    "experiments": "_runs",
+    "gc": "_maintenance",
+    "pipeline": "_pipeline",
+    "runs": "_runs",
+}
+
+
+def _load_app(command: str | None = None) -> Any:
+    """The typer app with the commands registered: all of them, or only ``command``'s (start-up time)."""
+    import importlib
+
     from loopml.cli._app import app
 
+    module = _COMMANDS.get(command or "")
+    for name in [module] if module else sorted(set(_COMMANDS.values())):
+        importlib.import_module(f"loopml.cli.{name}")
     return app
 
 
