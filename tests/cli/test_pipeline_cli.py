@@ -148,3 +148,22 @@ def test_trace_walks_from_an_output_back_to_its_steps(flow_file: str) -> None:
     assert code == 0 and "made by step check" in out and "values:" in out
     code, out = invoke("pipeline", "trace", "0" * 64)
     assert code == 1 and "No run holds the blob" in out
+
+
+def test_the_live_view_shows_each_step_as_it_changes(flow_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from loopml.cli import _pipeline
+    from loopml.pipelines import load_pipeline
+
+    screen = io.StringIO()
+    monkeypatch.setattr(_pipeline, "err_console", Console(file=screen, force_terminal=True, width=120))
+    with _pipeline.live_view(quiet=False) as on_event:
+        assert on_event is not None
+        load_pipeline(f"{flow_file}:flow").run(on_event=on_event)
+    shown = screen.getvalue()
+    assert "flow: 2/2 steps" in shown and "make" in shown and "check" in shown
+    with _pipeline.live_view(quiet=True) as on_event:
+        assert on_event is None
