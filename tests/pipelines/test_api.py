@@ -35,6 +35,7 @@ def test_calling_a_pipeline_runs_it_with_its_parameters() -> None:
     stored = lm.get_run(run.id)
     assert stored.params == {"x": "3", "times": "3"}
     assert stored.experiment_name == "doubled" and stored.tags["loopml.kind"] == "pipeline"
+    assert stored.tags["loopml.version"] == lm.__version__
 
 
 def test_parameters_are_checked() -> None:

@@ -113,6 +113,7 @@ def run_graph(
         TAG_DATA: json.dumps({k: v.id for k, v in versions.items()}, sort_keys=True),
         "loopml.executor": executor.name,
         "loopml.cache": "on" if cache else "off",
+        "loopml.version": __version__,
     }
     if reuse is not None:
         tags[TAG_RESUMED] = reuse.run_id
