@@ -14,7 +14,14 @@ from loopml._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     **{
         name: "loopml.store._base"
-        for name in ("DatasetRepository", "RunRepository", "StepRepository", "Store")
+        for name in (
+            "AuditRepository",
+            "DatasetRepository",
+            "ModelRepository",
+            "RunRepository",
+            "StepRepository",
+            "Store",
+        )
     },
     **{
         name: "loopml.store._entities"
@@ -30,6 +37,10 @@ _EXPORTS: dict[str, str] = {
         )
     },
     **{name: "loopml.store._dataset_entities" for name in ("Dataset", "DatasetStatus", "DatasetVersion")},
+    **{
+        name: "loopml.store._model_entities"
+        for name in ("AuditEvent", "GateRecord", "ModelEvaluation", "ModelVersion", "RegisteredModel")
+    },
     "parse_filter": "loopml.store._filter",
     "parse_order_by": "loopml.store._filter",
     "find_dataset_version": "loopml.store._readonly",
@@ -43,7 +54,14 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from loopml.store._base import DatasetRepository, RunRepository, StepRepository, Store
+    from loopml.store._base import (
+        AuditRepository,
+        DatasetRepository,
+        ModelRepository,
+        RunRepository,
+        StepRepository,
+        Store,
+    )
     from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
     from loopml.store._entities import (
         Artifact,
@@ -56,22 +74,36 @@ if TYPE_CHECKING:
         StepRecord,
     )
     from loopml.store._filter import parse_filter, parse_order_by
+    from loopml.store._model_entities import (
+        AuditEvent,
+        GateRecord,
+        ModelEvaluation,
+        ModelVersion,
+        RegisteredModel,
+    )
     from loopml.store._readonly import find_dataset_version
     from loopml.store._revisions import HEAD, REVISIONS
     from loopml.store._sql import SqlStore
 
 __all__ = [
     "Artifact",
+    "AuditEvent",
+    "AuditRepository",
     "CachedStep",
     "Dataset",
     "DatasetRepository",
     "DatasetStatus",
     "DatasetVersion",
     "Experiment",
+    "GateRecord",
     "HEAD",
     "Metric",
     "MetricRecord",
+    "ModelEvaluation",
+    "ModelRepository",
+    "ModelVersion",
     "REVISIONS",
+    "RegisteredModel",
     "Run",
     "RunRepository",
     "RunStatus",

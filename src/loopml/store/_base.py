@@ -24,6 +24,13 @@ from loopml.store._entities import (
     RunStatus,
     StepRecord,
 )
+from loopml.store._model_entities import (
+    AuditEvent,
+    GateRecord,
+    ModelEvaluation,
+    ModelVersion,
+    RegisteredModel,
+)
 
 
 class RunRepository(Protocol):
@@ -129,6 +136,79 @@ class StepRepository(Protocol):
     def producers(self, digest: str) -> list[str]: ...
 
 
+class ModelRepository(Protocol):
+    """Registered models, their versions and aliases, evaluations and gate decisions (``_sql_models.py``).
+    Registrations, alias moves and gate decisions write their audit event in the same transaction."""
+
+    def create_version(
+        self,
+        name: str,
+        *,
+        bundle_digest: str,
+        flavor: str,
+        created_ms: int,
+        created_by: str,
+        source_run_id: str | None = None,
+        description: str = "",
+        metrics: Mapping[str, float] | None = None,
+        datasets: Sequence[str] = (),
+        model_description: str = "",
+        tags: Mapping[str, str] | None = None,
+        reason: str = "",
+    ) -> tuple[ModelVersion, bool]: ...
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, at_ms: int, reason: str = ""
+    ) -> ModelVersion: ...
+    def delete_alias(self, name: str, alias: str, *, actor: str, at_ms: int, reason: str = "") -> None: ...
+    def add_evaluation(
+        self,
+        version_id: str,
+        evaluation: Mapping[str, Any],
+        *,
+        created_ms: int,
+        dataset_version_id: str | None,
+    ) -> ModelEvaluation: ...
+    def record_gate(
+        self,
+        *,
+        candidate_version_id: str,
+        baseline_version_id: str | None,
+        passed: bool,
+        decision: Mapping[str, Any],
+        created_ms: int,
+        created_by: str,
+        reason: str = "",
+    ) -> GateRecord: ...
+    def get_model(self, name: str) -> RegisteredModel: ...
+    def list_models(self) -> list[RegisteredModel]: ...
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+    def get_latest(self, name: str) -> ModelVersion: ...
+    def get_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+    def get_version_by_id(self, version_id: str) -> ModelVersion: ...
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+    def versions_with_digest(self, bundle_digest: str) -> list[ModelVersion]: ...
+    def evaluations(self, version_id: str) -> list[ModelEvaluation]: ...
+    def gate_records(self, candidate_version_id: str) -> list[GateRecord]: ...
+    def referenced_digests(self) -> Iterator[str]: ...
+
+
+class AuditRepository(Protocol):
+    def record(
+        self,
+        *,
+        at_ms: int,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity: str,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> None: ...
+    def events(
+        self, entity_type: str | None = None, entity: str | None = None, limit: int = 1000
+    ) -> list[AuditEvent]: ...
+
+
 class Store(Protocol):
     """Everything loopml knows about, except blob bytes (those live in an ArtifactStore)."""
 
@@ -138,6 +218,10 @@ class Store(Protocol):
     def datasets(self) -> DatasetRepository: ...
     @property
     def steps(self) -> StepRepository: ...
+    @property
+    def models(self) -> ModelRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...

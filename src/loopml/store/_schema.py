@@ -181,3 +181,97 @@ step_cache = Table(
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_step_cache_run", "run_id"),
 )
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per registered bundle of a model, numbered 1, 2, 3… per model.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("bundle_digest", String(64), nullable=False),  # a manifest: the bundle folder
+    Column("flavor", String(64), nullable=False),
+    Column("source_run_id", String(32), ForeignKey("runs.id"), nullable=True),
+    Column("description", Text, nullable=False),
+    Column("metrics_json", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_number"),
+    Index("ix_model_versions_digest", "bundle_digest"),
+    Index("ix_model_versions_run", "source_run_id"),
+)
+
+model_version_datasets = Table(
+    "model_version_datasets",
+    metadata,
+    Column("version_id", String(32), ForeignKey("model_versions.id"), primary_key=True),
+    Column("dataset_version_id", String(32), ForeignKey("dataset_versions.id"), primary_key=True),
+    Index("ix_model_version_datasets_dataset", "dataset_version_id"),
+)
+
+# An alias names one version of a model and moves atomically (``champion``, ``challenger``).
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", String(32), ForeignKey("registered_models.id"), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("version_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+)
+
+model_evaluations = Table(
+    "model_evaluations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("version_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("dataset_version_id", String(32), ForeignKey("dataset_versions.id"), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("evaluation_json", Text, nullable=False),
+    Index("ix_model_evaluations_version", "version_id", "created_ms"),
+)
+
+gate_decisions = Table(
+    "gate_decisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model_id", String(32), ForeignKey("registered_models.id"), nullable=False),
+    Column("candidate_version_id", String(32), ForeignKey("model_versions.id"), nullable=False),
+    Column("baseline_version_id", String(32), ForeignKey("model_versions.id"), nullable=True),
+    Column("passed", Boolean, nullable=False),
+    Column("decision_json", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Index("ix_gate_decisions_candidate", "candidate_version_id"),
+)
+
+# Every state change: who, what, when, why. Append-only.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details_json", Text, nullable=False),
+    Index("ix_audit_events_entity", "entity_type", "entity", "at_ms"),
+)

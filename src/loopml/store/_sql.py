@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
 from loopml.store._revisions import HEAD, REVISIONS
 from loopml.store._sql_datasets import SqlDatasetRepository
+from loopml.store._sql_models import SqlAuditRepository, SqlModelRepository
 from loopml.store._sql_runs import SqlRunRepository
 from loopml.store._sql_steps import SqlStepRepository
 
@@ -44,6 +45,8 @@ class SqlStore:
         self.runs = SqlRunRepository(self)
         self.datasets = SqlDatasetRepository(self)
         self.steps = SqlStepRepository(self)
+        self.models = SqlModelRepository(self)
+        self.audit = SqlAuditRepository(self)
 
     @property
     def url(self) -> str:
@@ -122,6 +125,7 @@ class SqlStore:
     def referenced_digests(self) -> Iterator[str]:
         yield from self.runs.referenced_digests()
         yield from self.datasets.referenced_digests()
+        yield from self.models.referenced_digests()
 
     def close(self) -> None:
         self.engine.dispose()
