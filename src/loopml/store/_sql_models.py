@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.errors import NotFoundError
 from loopml.store import _schema as t
@@ -151,7 +152,10 @@ class SqlModelRepository:
             )
             return version_id, True
 
-        version_id, created = self._store.write(write)
+        try:
+            version_id, created = self._store.write(write)
+        except SqlIntegrityError:  # another process created the model or took the number first: once more
+            version_id, created = self._store.write(write)
         return self.get_version_by_id(version_id), created
 
     def set_alias(
