@@ -1,0 +1,1 @@
+"""The model registry: registered models, versions, aliases, lineage, model cards and evaluation gates."""
