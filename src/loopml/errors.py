@@ -8,12 +8,15 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     │   └── BlobNotFoundError
     ├── InvalidArgumentError     a call got a value it cannot use
     │   ├── FilterError          a search filter does not parse (points at the token)
-    │   └── PathEscapeError      a path leaves the root it must stay under
+    │   ├── PathEscapeError      a path leaves the root it must stay under
+    │   └── SignatureError       model input does not match the model's signature (names each column)
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
     ├── DataCheckError           data failed its declared checks (carries the report)
     ├── PipelineFailedError      a pipeline run ended with a failed step (carries the run)
     ├── StudyFailedError         no trial of a tuning study completed (shows the first error)
-    ├── IntegrityError           stored content does not match its digest
+    ├── IntegrityError           stored content does not match its digest (a model bundle: names the file)
+    ├── MissingDependencyError   an optional library is not installed (says what to pip install)
+    ├── UnsupportedOperationError  the object cannot do what was asked (predict_proba of a regressor)
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
 """
@@ -56,6 +59,17 @@ class PathEscapeError(InvalidArgumentError):
     """A path would leave the folder it belongs to (``..``, absolute, or a symlink out)."""
 
 
+class SignatureError(InvalidArgumentError):
+    """Model input does not match the model's signature: a missing column, an unknown category, a wrong
+    type or missing values where the model saw none. ``problems`` lists each, one line per column;
+    ``column`` is the first column at fault."""
+
+    def __init__(self, message: str, problems: list[str] | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+        self.column = column
+
+
 class ConflictError(LoopmlError):
     """A write contradicts what is already stored."""
 
@@ -84,6 +98,14 @@ class IntegrityError(LoopmlError):
     """Stored content does not match the digest it is stored under."""
 
 
+class MissingDependencyError(LoopmlError, ImportError):
+    """An optional library that this needs is not installed; the message says what to ``pip install``."""
+
+
+class UnsupportedOperationError(LoopmlError, AttributeError):
+    """The object cannot do what was asked (``predict_proba`` of a model that has none)."""
+
+
 class SchemaError(LoopmlError):
     """The metadata database cannot be used with this version of loopml."""
 
@@ -101,8 +123,11 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "LoopmlError",
+    "MissingDependencyError",
     "NotFoundError",
     "PathEscapeError",
     "SchemaError",
     "SchemaTooNewError",
+    "SignatureError",
+    "UnsupportedOperationError",
 ]
