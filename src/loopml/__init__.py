@@ -55,6 +55,12 @@ _EXPORTS: dict[str, str] = {
     "DatasetVersion": "loopml.store",
     "data": "loopml.data",
     "errors": "loopml.errors",
+    **{
+        name: "loopml.registry"
+        for name in ("evaluate", "gate", "get_model_version", "load_model", "register_model", "set_alias")
+    },
+    "models": "loopml.models",
+    "registry": "loopml.registry",
     "pipeline": "loopml.pipelines",
     "pipelines": "loopml.pipelines",
     "step": "loopml.pipelines",
@@ -81,10 +87,14 @@ __all__ = [
     "download_artifact",
     "end_run",
     "errors",
+    "evaluate",
     "flush",
+    "gate",
     "get_metric_history",
+    "get_model_version",
     "get_run",
     "get_settings",
+    "load_model",
     "log_artifact",
     "log_dict",
     "log_metric",
@@ -92,9 +102,13 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "models",
     "pipeline",
     "pipelines",
+    "register_model",
+    "registry",
     "search_runs",
+    "set_alias",
     "set_tag",
     "set_tags",
     "start_run",
@@ -111,11 +125,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from loopml import data, errors, pipelines
+    from loopml import data, errors, models, pipelines, registry
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
     from loopml.pipelines import TuneResult, pipeline, step, tune
+    from loopml.registry import evaluate, gate, get_model_version, load_model, register_model, set_alias
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,

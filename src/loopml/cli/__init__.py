@@ -27,7 +27,9 @@ _COMMANDS = {
     "demo": "_demo",
     "doctor": "_maintenance",
     "experiments": "_runs",
+    "gate": "_models",
     "gc": "_maintenance",
+    "models": "_models",
     "pipeline": "_pipeline",
     "runs": "_runs",
 }

@@ -66,7 +66,9 @@ class ModelMeta:
     environment: dict[str, str]  # "python", "loopml" and each flavor library's distribution name -> version
     requirements: list[str]
     files: dict[str, str]  # relative POSIX path -> blake3 digest, every file but loopml-model.json
-    created_at: datetime
+    # None for bundles loopml writes: a bundle is its content, so the same model saved twice is the same blob
+    # (when it was registered is the registry's to say)
+    created_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
 
@@ -100,8 +102,8 @@ class ModelMeta:
             "environment": self.environment,
             "requirements": self.requirements,
             "files": self.files,
-            "created_at": self.created_at.isoformat(),
             "extra": self.extra,
+            **({} if self.created_at is None else {"created_at": self.created_at.isoformat()}),
         }
 
     def to_json(self) -> str:
@@ -119,7 +121,7 @@ class ModelMeta:
                     "upgrade loopml."
                 )
             signature = data.get("signature")
-            created = datetime.fromisoformat(str(data["created_at"]))
+            created = datetime.fromisoformat(str(data["created_at"])) if data.get("created_at") else None
             return cls(
                 flavor=str(data["flavor"]),
                 flavor_config=dict(data.get("flavor_config") or {}),
@@ -130,7 +132,7 @@ class ModelMeta:
                 environment={str(k): str(v) for k, v in (data.get("environment") or {}).items()},
                 requirements=[str(r) for r in data.get("requirements") or []],
                 files={str(k): str(v) for k, v in dict(data["files"]).items()},
-                created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+                created_at=created if created is None or created.tzinfo else created.replace(tzinfo=UTC),
                 extra=dict(data.get("extra") or {}),
                 format=fmt,
             )
@@ -196,7 +198,6 @@ def save_model(
             environment=_environment(chosen),
             requirements=_requirements(chosen, model, requirements),
             files=_digests(folder),
-            created_at=datetime.now(UTC),
             extra=_jsonable_extra(extra),
         )
         (folder / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")

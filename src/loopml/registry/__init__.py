@@ -30,16 +30,30 @@ _EXPORTS: dict[str, str] = {
         )
     },
     "model_card": "loopml.registry._card",
+    **{name: "loopml.registry._judge" for name in ("GateOutcome", "evaluate", "gate")},
+    "Evaluation": "loopml.registry._evaluate",
+    **{
+        name: "loopml.registry._gate"
+        for name in ("GateDecision", "Rule", "RuleResult", "decide", "parse_rule", "parse_rules")
+    },
     **{name: "loopml.registry._export" for name in ("build_docker", "docker_available", "export_model")},
 }
 
 __all__ = [
+    "Evaluation",
+    "GateDecision",
+    "GateOutcome",
     "ModelRef",
+    "Rule",
+    "RuleResult",
     "actor",
     "build_docker",
+    "decide",
     "delete_alias",
     "docker_available",
+    "evaluate",
     "export_model",
+    "gate",
     "get_model_version",
     "list_models",
     "load_model",
@@ -47,6 +61,8 @@ __all__ = [
     "model_history",
     "model_versions",
     "parse_model_ref",
+    "parse_rule",
+    "parse_rules",
     "register_model",
     "set_alias",
 ]
@@ -55,7 +71,10 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from loopml.registry._card import model_card
+    from loopml.registry._evaluate import Evaluation
     from loopml.registry._export import build_docker, docker_available, export_model
+    from loopml.registry._gate import GateDecision, Rule, RuleResult, decide, parse_rule, parse_rules
+    from loopml.registry._judge import GateOutcome, evaluate, gate
     from loopml.registry._registry import (
         ModelRef,
         actor,
