@@ -258,10 +258,14 @@ def models_build_docker(
     export_model(version, folder)
     image = tag or f"{version.name}:{version.version}"
     if why is not None:
-        err_console.print(f"[bold red]error:[/] cannot build the image: {why}.", highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] cannot build the image: {why}.", highlight=False, soft_wrap=True
+        )
         err_console.print(
             f"The build context is ready in {folder}; "
-            f"run `docker build -t {image} {folder}` where Docker runs."
+            f"run `docker build -t {image} {folder}` where Docker runs.",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(1)
     build_docker(folder, image)
