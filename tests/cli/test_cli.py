@@ -154,7 +154,7 @@ with lm.start_run() as run:
 
 
 @pytest.mark.slow
-def test_demo_trains_through_a_pipeline_with_a_tuning_study_and_reruns_from_cache() -> None:
+def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_cache() -> None:
     code, out = invoke("demo", "--quiet")
     assert code == 0, out
     pipeline_runs = lm.search_runs(
@@ -188,6 +188,22 @@ def test_demo_trains_through_a_pipeline_with_a_tuning_study_and_reruns_from_cach
     assert sensors.profile_digest is not None and lm.data.profile(sensors).num_rows == 6000
     model = first.step("train_2").output
     assert model is not None and lm.pipelines.trace(model.digest).datasets == [sensors.ref]
+    # the registry: both models registered from their step runs, gated, one of them the champion
+    versions = lm.registry.model_versions("failure-predictor")
+    assert [v.source_run_id for v in versions] == [first.step("train").run_id, first.step("train_2").run_id]
+    assert all(v.datasets == (sensors.id,) and "f1" in v.metrics for v in versions)
+    champion = lm.get_model_version("failure-predictor@champion")
+    assert "Champion: failure-predictor:" in out
+    store = get_client().store
+    assert store.models.gate_records(versions[0].id)[0].passed  # the first model: no baseline to beat
+    holdout = lm.data.get("demo-sensors-holdout@latest")
+    assert store.models.evaluations(champion.id)[-1].dataset_version_id == holdout.id
+    assert "site" in store.models.evaluations(champion.id)[-1].evaluation["slices"]
+    actions = [e.action for e in lm.registry.model_history("failure-predictor")]
+    assert actions[:3] == ["model.register", "gate.decide", "alias.set"] and actions.count("gate.decide") == 2
+    assert lm.load_model("failure-predictor@champion").predict(
+        holdout_frame := lm.data.load(holdout)
+    ).shape == (len(holdout_frame),)
     assert invoke("doctor")[0] == 0
 
 

@@ -3,7 +3,8 @@
 It stores generated sensor data as a dataset version (checked and profiled), then runs a training pipeline on
 it: a stratified split, a small tuning study, a baseline and the tuned model trained (per-fold metrics logged)
 and evaluated, every step a tracked child run of the pipeline run. It runs the pipeline a second time, which
-the cache answers.
+the cache answers. Then it registers both models, evaluates them on the held-out split (per site), and lets a
+gate decide which one is the champion.
 """
 
 from __future__ import annotations
@@ -55,6 +56,66 @@ def demo_checks() -> list[Any]:
         C.max_null_fraction("temperature", 0.01),
         C.has_column("rpm", "float"),
     ]
+
+
+MODEL = "failure-predictor"
+GATE_RULES = [
+    "f1 >= baseline - 0.01",
+    "roc_auc >= 0.85",
+    "latency.p95_ms <= 500",
+    "max_slice_drop(f1, site) <= 0.1",
+]
+
+
+def _register_and_gate(run: Any, sensors: Any, quiet: bool) -> str:
+    """Register both models of the run, and let the gate decide which one is the champion."""
+    import loopml as lm
+
+    prepared = run.output("prepare")
+    holdout = prepared[prepared["is_test"]].drop(columns=["is_test"])
+    holdout.insert(1, "site", "site-" + (holdout["machine_id"] % 5 + 1).astype(str))
+    holdout_version = lm.data.add(f"{DATASET}-holdout", holdout, description="The held-out split, by site.")
+    example = prepared.drop(columns=["machine_id", "failure", "is_test"]).head(5)
+    lines = []
+    for node, label in (("train", "the random-forest baseline"), ("train_2", "the tuned gradient boosting")):
+        version = lm.register_model(
+            MODEL,
+            run.output(node),
+            input_example=example,
+            data=sensors,
+            run=run.step(node).run_id,
+            description="Predicts which machines fail soon, from their sensor readings.",
+            tags={
+                "card.intended_use": "Ranking machines for inspection; a person decides on the inspection.",
+                "card.limitations": "Trained on generated data from 50 machines; not for other fleets.",
+            },
+            reason=f"{label}, trained by the demo pipeline",
+        )
+        outcome = lm.gate(
+            version,
+            f"{MODEL}@champion",
+            holdout_version,
+            GATE_RULES,
+            target="failure",
+            promote="champion",
+            reason=f"demo: gate of {label}",
+        )
+        against = outcome.baseline.ref if outcome.baseline else "no champion yet"
+        verdict = "passed" if outcome.passed else "failed"
+        lines.append(f"{version.ref} ({label}) {verdict} the gate against {against}")
+        if not quiet:
+            table(
+                f"Gate: {version.ref} against {against}",
+                ["Rule", "Result", "Detail"],
+                [(r.rule, "pass" if r.passed else "FAIL", r.reason) for r in outcome.decision.results],
+            )
+    champion = lm.get_model_version(f"{MODEL}@champion")
+    for line in lines:
+        console.print(line, highlight=False)
+    console.print(
+        f"Champion: [bold]{champion.ref}[/] (test F1 {champion.metrics.get('f1', float('nan')):.3f})."
+    )
+    return f"{MODEL}@champion"
 
 
 @app.command("demo")
@@ -122,11 +183,13 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
         f"in {time.perf_counter() - again:.2f}s (run {second.id[:8]}).",
         highlight=False,
     )
+    champion = _register_and_gate(first, sensors, quiet)
     best = max(scores, key=lambda label: scores[label]["test_f1"])
     console.print(
         f"Best: [bold]{best}[/] (test F1 {fmt_number(scores[best]['test_f1'])}). "
         f"Finished in {time.perf_counter() - started:.1f}s."
     )
     console.print(
-        f"Next: [cyan]loopml pipeline show {first.id}[/], [cyan]loopml runs ls[/], [cyan]loopml doctor[/]"
+        f"Next: [cyan]loopml models card {champion}[/], [cyan]loopml models history {MODEL}[/], "
+        f"[cyan]loopml pipeline show {first.id}[/], [cyan]loopml doctor[/]"
     )

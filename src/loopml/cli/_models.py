@@ -272,6 +272,16 @@ def models_build_docker(
     console.print(f"Built image {image}.")
 
 
+def _event_detail(details: dict[str, Any]) -> str:
+    """The few facts of an audit event worth a table cell (`--json` has them all)."""
+    shown = []
+    for key in ("alias", "version", "previous", "passed", "source_run_id"):
+        value = details.get(key)
+        if value not in (None, ""):
+            shown.append(f"{'run' if key == 'source_run_id' else key}={str(value)[:12]}")
+    return " ".join(shown)
+
+
 @models_app.command("history")
 def models_history(name: str = typer.Argument(...), as_json: bool = JSON) -> None:
     """Every registration, alias move and gate decision of NAME: who, when, why."""
@@ -288,14 +298,13 @@ def models_history(name: str = typer.Argument(...), as_json: bool = JSON) -> Non
         return
     table(
         f"History of {name}",
-        ["When", "Who", "What", "Detail", "Why"],
+        ["When", "Who", "What", "Detail"],
         [
             (
                 fmt_time(e.at_ms),
                 e.actor,
                 e.action,
-                " ".join(f"{k}={v}" for k, v in sorted(e.details.items()) if v not in (None, [], "")),
-                e.reason,
+                _event_detail(e.details) + (f" — {e.reason}" if e.reason else ""),
             )
             for e in events
         ],
