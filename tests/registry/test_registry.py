@@ -165,3 +165,18 @@ def test_export_writes_a_bundle_requirements_and_a_dockerfile(
     if lm.registry.docker_available() is not None:
         with pytest.raises(ConfigError, match="Cannot build the image"):
             lm.registry.build_docker(out, "clf:1")
+
+
+def test_a_loaded_version_enforces_its_signature(frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    from loopml.errors import SignatureError
+
+    train, test = frames
+    features = train.drop(columns=["label", "site"])
+    lm.register_model("clf", _fit(LogisticRegression(max_iter=500), train), input_example=features.head(20))
+    model = lm.load_model("clf")
+    with pytest.raises(SignatureError, match="f2"):
+        model.predict(test.drop(columns=["label", "f2"]))
+    with pytest.raises(SignatureError, match="f0"):
+        model.predict(test.assign(f0="warm"))
+    as_ints = test.drop(columns=["label"]).assign(f1=test["f1"].round().astype(int))
+    assert len(model.predict(as_ints)) == len(test)  # int -> float is a safe coercion
