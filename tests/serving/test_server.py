@@ -201,7 +201,10 @@ async def test_concurrent_requests_are_batched_and_answered_each_with_its_own(
     count = _metric(exposition, "loopml_batch_size_rows_count")
     rows = _metric(exposition, "loopml_batch_size_rows_sum")
     assert rows >= 40 and count < rows  # some predict calls took several requests
-    assert _metric(exposition, 'loopml_requests_total{route="invocations",status="200"}') == 40
+    assert (
+        _metric(exposition, 'loopml_requests_total{protocol="invocations",route="champion",status="200"}')
+        == 40
+    )
 
 
 def _nan_body(body: dict[str, Any]) -> bytes:
@@ -293,3 +296,85 @@ async def test_a_request_that_breaks_a_batch_fails_alone() -> None:
         [8.0],
         [10.0],
     ]
+
+
+def _second_version(x: pd.DataFrame) -> Any:
+    y = (x["f2"] > 0).astype(int)  # a different model: it answers differently
+    model = RandomForestClassifier(10, max_depth=4, random_state=1).fit(x, y)
+    lm.register_model("rf", model, input_example=x.head(20))
+    return model
+
+
+async def test_an_alias_move_is_followed_without_a_failed_request(
+    registered: tuple[pd.DataFrame, Any],
+) -> None:
+    x, first = registered
+    second = _second_version(x)
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0.05))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    body = {"dataframe_split": {"columns": COLUMNS, "data": _rows(x, 50)}}
+    answers: list[list[int]] = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+
+        async def traffic() -> None:
+            for _ in range(60):
+                response = await c.post("/invocations", json=body)
+                assert response.status_code == 200, response.text
+                answers.append(response.json()["predictions"])
+                await asyncio.sleep(0.005)
+
+        async def move() -> None:
+            await asyncio.sleep(0.05)
+            await asyncio.to_thread(lm.set_alias, "rf", "champion", 2, reason="test")
+
+        await asyncio.gather(traffic(), traffic(), move())
+        meta = (await c.get("/v2/models/rf")).json()
+    assert meta["versions"] == ["2"] and server.served.version == 2
+    expected = {tuple(first.predict(x.head(50)).tolist()), tuple(second.predict(x.head(50)).tolist())}
+    assert {tuple(a) for a in answers} == expected  # every answer is one version's, never a failure
+    assert tuple(answers[-1]) == tuple(second.predict(x.head(50)).tolist())
+    assert 'loopml_model_version_info{model="rf",version="2"} 1.0' in server.metrics.exposition()[0].decode()
+
+
+async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFrame, Any]) -> None:
+    x, _ = registered
+    _second_version(x)
+    server = ModelServer(ServedModel.load("rf:1"), ServerOptions(admin_token="s3cret"))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    auth = {"authorization": "Bearer s3cret"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        assert (await c.put("/admin/routes", json={"canary": None})).status_code == 401
+        bad = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 150}}, headers=auth)
+        assert bad.status_code == 400 and "percent" in bad.json()["error"]
+        missing = await c.put("/admin/routes", json={"shadow": {"ref": "rf:9"}}, headers=auth)
+        assert missing.status_code == 404
+        routes = await c.put(
+            "/admin/routes",
+            json={"canary": {"ref": "rf:2", "percent": 50}, "shadow": {"ref": "rf:2"}},
+            headers=auth,
+        )
+        assert routes.json()["canary"]["version"] == 2 and routes.json()["shadow"]["version"] == 2
+        versions = []
+        for i in range(60):
+            body = {
+                "inputs": [
+                    {"name": "input", "shape": [1, 5], "datatype": "FP64", "data": _rows(x.iloc[i:], 1)}
+                ]
+            }
+            versions.append((await c.post("/v2/models/rf/infer", json=body)).json()["model_version"])
+        assert set(versions) == {"1", "2"}  # half and half, roughly
+        await asyncio.sleep(0.1)  # the shadow's copies finish in the background
+        exposition = server.metrics.exposition()[0].decode()
+        assert (
+            _metric(exposition, 'loopml_requests_total{protocol="shadow",route="shadow",status="200"}') == 60
+        )
+        await c.put("/admin/routes", json={"canary": None, "shadow": None}, headers=auth)
+        assert (await c.get("/admin/routes", headers=auth)).json()["canary"] is None

@@ -9,6 +9,8 @@ itself is a 500.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loopml.errors import LoopmlError, SignatureError
-from loopml.serving._batcher import Batcher
+from loopml.errors import LoopmlError, NotFoundError, SignatureError
 from loopml.serving._codec import RequestError, decode_csv, decode_mlflow, decode_v2, to_list, v2_datatype
 from loopml.serving._metrics import ServerMetrics
 from loopml.serving._openapi import openapi_document
+from loopml.serving._routing import Lane, pick_canary, warm
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -89,40 +91,102 @@ class ServerOptions:
     max_batch: int = 64
     max_wait_ms: float = 2.0
     max_body: int = MAX_BODY
+    reload_interval: float = 2.0  # seconds between checks of the champion's alias; 0 turns it off
+    admin_token: str | None = None  # when set, /admin needs "Authorization: Bearer <token>"
 
 
 class ModelServer:
-    """Holds the served model, the batcher and the metrics; builds the Starlette app."""
+    """Holds the lanes (champion, canary, shadow) and the metrics; builds the Starlette app.
+
+    When the champion was named by an alias, a watcher notices the alias moving and swaps the new version in
+    (loaded and warmed first) without failing a request.
+    """
 
     def __init__(self, served: ServedModel, options: ServerOptions | None = None) -> None:
-        self.served = served
         self.options = options or ServerOptions()
         self.metrics = ServerMetrics()
+        self.champion = Lane("champion", served, self.options, self.metrics)
+        self.canary: Lane | None = None
+        self.canary_percent = 0.0
+        self.shadow: Lane | None = None
         self.metrics.set_model(served.name, served.version)
-        self.batcher: Batcher | None = None
-        if self.options.batching:
-            self.batcher = Batcher(
-                self._predict,
-                max_batch=self.options.max_batch,
-                max_wait=self.options.max_wait_ms / 1000,
-                on_batch=self.metrics.batch_size.observe,
-            )
         self.ready = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self.last_reload_error: str | None = None
 
-    def _predict(self, frame: pd.DataFrame) -> Any:
-        return self.served.predict(frame)
+    @property
+    def served(self) -> ServedModel:
+        return self.champion.served
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        if self.batcher is not None:
-            await self.batcher.start()
+        await self.champion.start()
+        if "@" in self.served.ref and self.options.reload_interval > 0:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
         self.ready = True
         try:
             yield
         finally:
             self.ready = False
-            if self.batcher is not None:
-                await self.batcher.stop()
+            if self._watcher is not None:
+                self._watcher.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(Exception):
+                    await task
+            for lane in (self.champion, self.canary, self.shadow):
+                if lane is not None:
+                    await lane.close()
+
+    # -- model changes
+    async def _watch(self) -> None:
+        """Follow the champion's alias: when it moves, load, warm and swap in the version it names."""
+        from loopml.registry import get_model_version
+
+        while True:
+            await asyncio.sleep(self.options.reload_interval)
+            try:
+                version = await asyncio.to_thread(get_model_version, self.served.ref)
+                if version.version != self.served.version:
+                    await self.swap_champion(version.ref)
+            except (
+                Exception
+            ) as exc:  # the registry is unreachable or the new version will not load: keep serving
+                self.metrics.reload_failures.inc()
+                self.last_reload_error = f"{type(exc).__name__}: {exc}"
+
+    async def _load_lane(self, route: str, ref: str) -> Lane:
+        served = await asyncio.to_thread(ServedModel.load, ref)
+        await asyncio.to_thread(warm, served)
+        lane = Lane(route, served, self.options, self.metrics)
+        await lane.start()
+        return lane
+
+    async def swap_champion(self, ref: str) -> None:
+        """Serve ``ref`` from now on; requests already answered by the old version finish on it."""
+        new = await self._load_lane("champion", ref)
+        new.served.ref = self.champion.served.ref  # keep following the alias
+        old, self.champion = self.champion, new
+        self.metrics.set_model(new.served.name, new.served.version)
+        await old.close()
+
+    async def set_routes(self, canary: tuple[str, float] | None, shadow: str | None) -> None:
+        new_canary = None if canary is None else await self._load_lane("canary", canary[0])
+        new_shadow = None if shadow is None else await self._load_lane("shadow", shadow)
+        old = [lane for lane in (self.canary, self.shadow) if lane is not None]
+        self.canary, self.canary_percent = new_canary, (0.0 if canary is None else canary[1])
+        self.shadow = new_shadow
+        for lane in old:
+            await lane.close()
+
+    def routes(self) -> dict[str, Any]:
+        return {
+            "champion": self.champion.describe(),
+            "canary": None
+            if self.canary is None
+            else {**self.canary.describe(), "percent": self.canary_percent},
+            "shadow": None if self.shadow is None else self.shadow.describe(),
+        }
 
     def app(self) -> Starlette:
         name_route = "/v2/models/{name}"
@@ -139,6 +203,7 @@ class ModelServer:
             Route("/health", self.ping, methods=["GET"]),
             Route("/metrics", self.prometheus, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/admin/routes", self.admin_routes, methods=["GET", "PUT"]),
         ]
         return Starlette(routes=routes, lifespan=self.lifespan)
 
@@ -164,7 +229,10 @@ class ModelServer:
                 {"error": f"no model named {name!r} here; this server serves {self.served.name!r}"}, 404
             )
         version = request.path_params.get("version")
-        if version is not None and version != str(self.served.version):
+        served_versions = {str(self.served.version)} | {
+            str(lane.served.version) for lane in (self.canary, self.shadow) if lane is not None
+        }
+        if version is not None and version not in served_versions:
             return _json({"error": f"version {version} is not served; {self.served.version} is"}, 404)
         return None
 
@@ -228,13 +296,15 @@ class ModelServer:
         context = {"id": parsed.get("id") if isinstance(parsed.get("id"), str) else None}
         return frame, context
 
-    def _encode_v2(self, result: Any, context: dict[str, Any], request_id: str) -> dict[str, Any]:
+    def _encode_v2(
+        self, result: Any, context: dict[str, Any], request_id: str, served: ServedModel
+    ) -> dict[str, Any]:
         import numpy as np
 
         values = np.asarray(result)
         return {
-            "model_name": self.served.name,
-            "model_version": str(self.served.version),
+            "model_name": served.name,
+            "model_version": str(served.version),
             "id": context.get("id") or request_id,
             "outputs": [
                 {
@@ -262,17 +332,17 @@ class ModelServer:
         request: Request,
         route: str,
         decode: Callable[[bytes, str], tuple[pd.DataFrame, dict[str, Any]]],
-        encode: Callable[[Any, dict[str, Any], str], dict[str, Any]],
+        encode: Callable[[Any, dict[str, Any], str, ServedModel], dict[str, Any]],
     ) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         headers = {"X-Request-ID": request_id}
         metrics = self.metrics
         metrics.in_flight.inc()
-        batcher = self.batcher
-        if batcher is not None:
-            batcher.pending += 1
+        lane = self.canary if self.canary is not None and pick_canary(self.canary_percent) else self.champion
+        lane.enter()
         status = 200
+        frame = None
         try:
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > self.options.max_body:
@@ -284,14 +354,14 @@ class ModelServer:
             if len(frame) == 0:
                 raise RequestError(400, "the request holds no rows")
             try:
-                frame = self.served.check(frame)
+                frame = lane.served.check(frame)
             except SignatureError as exc:
                 raise RequestError(422, str(exc), exc.column) from None
             try:
-                result = await batcher.submit(frame) if batcher is not None else self.served.predict(frame)
-            except (ValueError, TypeError) as exc:  # the model refused these values (NaN, inf, …)
+                result = await lane.predict(frame)
+            except (ValueError, TypeError) as exc:  # the model refused these values
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
-            response = _json(encode(result, context, request_id), headers=headers)
+            response = _json(encode(result, context, request_id, lane.served), headers=headers)
         except RequestError as exc:
             status = exc.status
             response = _json(exc.body(), status, headers)
@@ -303,13 +373,71 @@ class ModelServer:
             response = _json({"error": f"{type(exc).__name__}: {exc}"}, status, headers)
         finally:
             metrics.in_flight.dec()
-            if batcher is not None:
-                batcher.pending -= 1
-        metrics.observe(route, status, time.perf_counter() - started)
+            lane.leave()
+        metrics.observe(route, status, time.perf_counter() - started, lane.route)
+        if status == 200 and self.shadow is not None and frame is not None:
+            self._background(self._run_shadow(self.shadow, frame, request_id))
         return response
 
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-def _encode_mlflow(result: Any, context: dict[str, Any], request_id: str) -> dict[str, Any]:
+    async def _run_shadow(self, lane: Lane, frame: pd.DataFrame, request_id: str) -> None:
+        """The shadow answers a copy of the request; its answer is counted (and logged), never returned."""
+        lane.enter()
+        started = time.perf_counter()
+        status = 200
+        try:
+            await lane.predict(lane.served.check(frame))
+        except Exception:
+            status = 500
+        finally:
+            lane.leave()
+        self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
+
+    async def admin_routes(self, request: Request) -> Response:
+        """GET: what each route serves. PUT {"canary": {"ref": "m:2", "percent": 10} | null,
+        "shadow": {"ref": "m:3"} | null}: change the canary and the shadow while serving."""
+        token = self.options.admin_token
+        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+            return _json({"error": "send Authorization: Bearer <admin token>"}, 401)
+        if request.method == "GET":
+            return _json(self.routes())
+        try:
+            body = _parse_json(await _read_body(request, 65536))
+            if not isinstance(body, dict):
+                raise RequestError(400, "send a JSON object with 'canary' and/or 'shadow'")
+            canary = body.get("canary", self.routes()["canary"])
+            shadow = body.get("shadow", self.routes()["shadow"])
+            canary_route = None
+            if canary is not None:
+                percent = canary.get("percent") if isinstance(canary, dict) else None
+                if not isinstance(canary, dict) or not isinstance(canary.get("ref"), str):
+                    raise RequestError(400, "canary needs a 'ref' such as 'model:2'", "canary")
+                if (
+                    not isinstance(percent, int | float)
+                    or isinstance(percent, bool)
+                    or not 0 <= percent <= 100
+                ):
+                    raise RequestError(400, "canary needs a 'percent' from 0 to 100", "canary")
+                canary_route = (canary["ref"], float(percent))
+            if shadow is not None and (
+                not isinstance(shadow, dict) or not isinstance(shadow.get("ref"), str)
+            ):
+                raise RequestError(400, "shadow needs a 'ref' such as 'model:3'", "shadow")
+            await self.set_routes(canary_route, None if shadow is None else shadow["ref"])
+        except RequestError as exc:
+            return _json(exc.body(), exc.status)
+        except LoopmlError as exc:
+            return _json({"error": str(exc)}, 404 if isinstance(exc, NotFoundError) else 422)
+        return _json(self.routes())
+
+
+def _encode_mlflow(
+    result: Any, context: dict[str, Any], request_id: str, served: ServedModel
+) -> dict[str, Any]:
     return {"predictions": to_list(result)}
 
 

@@ -14,8 +14,8 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "loopml_requests",
-            "Prediction requests answered, by route and HTTP status.",
-            ["route", "status"],
+            "Prediction requests answered, by protocol, route (champion, canary, shadow) and HTTP status.",
+            ["protocol", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
@@ -37,6 +37,11 @@ class ServerMetrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self.reload_failures = Counter(
+            "loopml_model_reload_failures",
+            "Times a moved alias could not be followed (the served version stayed).",
+            registry=self.registry,
+        )
         self.log_dropped = Counter(
             "loopml_prediction_log_dropped",
             "Prediction-log records dropped because the sink fell behind.",
@@ -47,8 +52,8 @@ class ServerMetrics:
         self.model.clear()
         self.model.labels(model=name, version=str(version)).set(1)
 
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route=route, status=str(status)).inc()
+    def observe(self, protocol: str, status: int, seconds: float, route: str = "champion") -> None:
+        self.requests.labels(protocol=protocol, route=route, status=str(status)).inc()
         self.latency.labels(route=route).observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
