@@ -378,3 +378,19 @@ async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFram
         )
         await c.put("/admin/routes", json={"canary": None, "shadow": None}, headers=auth)
         assert (await c.get("/admin/routes", headers=auth)).json()["canary"] is None
+
+
+async def test_a_canary_and_a_shadow_given_at_start(registered: tuple[pd.DataFrame, Any]) -> None:
+    from loopml.serving._app import parse_canary
+
+    x, _ = registered
+    _second_version(x)
+    options = ServerOptions(canary=parse_canary("rf:2=25"), shadow="rf:2")
+    server = ModelServer(ServedModel.load("rf:1"), options)
+    app = server.app()
+    async with app.router.lifespan_context(app):
+        assert server.routes()["canary"] == {"model": "rf", "version": 2, "ref": "rf:2", "percent": 25.0}
+        assert server.routes()["shadow"]["version"] == 2
+    for bad in ("rf:2", "rf:2=abc", "rf:2=101", "=5"):
+        with pytest.raises(lm.errors.InvalidArgumentError, match="NAME:V=PERCENT"):
+            parse_canary(bad)

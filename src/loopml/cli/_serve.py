@@ -21,14 +21,27 @@ def serve_cmd(
         2.0, "--max-wait-ms", min=0.0, help="How long a batch may wait to fill."
     ),
     no_batching: bool = typer.Option(False, "--no-batching", help="One predict call per request."),
+    canary: str | None = typer.Option(
+        None, "--canary", help="NAME:V=PERCENT: that share of traffic to NAME:V."
+    ),
+    shadow: str | None = typer.Option(
+        None, "--shadow", help="NAME:V answers a copy of the traffic (never returned)."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
 ) -> None:
     """Serve a model over HTTP: Open Inference Protocol (V2) and MLflow's /invocations, with /metrics."""
     import uvicorn
 
-    from loopml.serving._app import ServedModel, ServerOptions
+    from loopml.serving._app import ServedModel, ServerOptions, parse_canary
 
-    options = ServerOptions(batching=not no_batching, max_batch=max_batch, max_wait_ms=max_wait_ms)
+    options = ServerOptions(
+        batching=not no_batching,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        canary=parse_canary(canary),
+        shadow=shadow,
+        admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+    )
     served = ServedModel.load(ref)  # fail here, with one line, when the model cannot be loaded
     console.print(
         f"Serving [bold]{served.name}[/] version {served.version} ({served.ref}) on http://{host}:{port} "
@@ -47,6 +60,8 @@ def serve_cmd(
             "LOOPML_SERVE_BATCHING": "0" if no_batching else "1",
             "LOOPML_SERVE_MAX_BATCH": str(max_batch),
             "LOOPML_SERVE_MAX_WAIT_MS": str(max_wait_ms),
+            "LOOPML_SERVE_CANARY": canary or "",
+            "LOOPML_SERVE_SHADOW": shadow or "",
         }
     )
     uvicorn.run(

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loopml.errors import LoopmlError, NotFoundError, SignatureError
+from loopml.errors import InvalidArgumentError, LoopmlError, NotFoundError, SignatureError
 from loopml.serving._codec import RequestError, decode_csv, decode_mlflow, decode_v2, to_list, v2_datatype
 from loopml.serving._metrics import ServerMetrics
 from loopml.serving._openapi import openapi_document
@@ -93,6 +93,8 @@ class ServerOptions:
     max_body: int = MAX_BODY
     reload_interval: float = 2.0  # seconds between checks of the champion's alias; 0 turns it off
     admin_token: str | None = None  # when set, /admin needs "Authorization: Bearer <token>"
+    canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
+    shadow: str | None = None  # a reference that answers a copy of the traffic, at start
 
 
 class ModelServer:
@@ -122,6 +124,8 @@ class ModelServer:
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.champion.start()
+        if self.options.canary is not None or self.options.shadow is not None:
+            await self.set_routes(self.options.canary, self.options.shadow)
         if "@" in self.served.ref and self.options.reload_interval > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
         self.ready = True
@@ -477,5 +481,22 @@ def app_from_environment() -> Starlette:
         batching=os.environ.get("LOOPML_SERVE_BATCHING", "1") == "1",
         max_batch=int(os.environ.get("LOOPML_SERVE_MAX_BATCH", "64")),
         max_wait_ms=float(os.environ.get("LOOPML_SERVE_MAX_WAIT_MS", "2")),
+        canary=parse_canary(os.environ.get("LOOPML_SERVE_CANARY") or None),
+        shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
+        admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
     )
     return create_app(os.environ["LOOPML_SERVE_REF"], options)
+
+
+def parse_canary(text: str | None) -> tuple[str, float] | None:
+    """``NAME:V=10`` (10 % of traffic to NAME:V)."""
+    if text is None:
+        return None
+    ref, sep, percent = text.rpartition("=")
+    try:
+        share = float(percent)
+    except ValueError:
+        share = -1.0
+    if not sep or not ref or not 0 <= share <= 100:
+        raise InvalidArgumentError(f"Write the canary as NAME:V=PERCENT, e.g. churn:4=10, not {text!r}.")
+    return ref, share
