@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loopml.errors import InvalidArgumentError
+from loopml.errors import ConflictError, InvalidArgumentError
 from loopml.store import PredictionSegment, SqlStore
 
 
@@ -53,6 +53,10 @@ def test_compaction_swaps_segments_in_one_go(store: SqlStore) -> None:
     assert store.predictions.replace_segments("m", [a.id, b.id], [merged]) == [merged]
     assert store.predictions.segments("m") == [merged]
     assert "a" * 64 not in set(store.referenced_digests())
+    other = PredictionSegment("e" * 32, "m", "e" * 64, 6, 100, 299, (1,), ("champion",), 500)
+    with pytest.raises(ConflictError, match="are gone"):  # a second compaction of the same segments
+        store.predictions.replace_segments("m", [a.id, b.id], [other])
+    assert store.predictions.segments("m") == [merged]
 
 
 def test_labels_by_request_id_newest_wins(store: SqlStore) -> None:

@@ -9,13 +9,14 @@ failed) keeps one row, so a segment is never counted twice.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select
 
-from loopml.errors import InvalidArgumentError
+from loopml.errors import ConflictError, InvalidArgumentError
 from loopml.store import _schema as t
 from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
 
@@ -62,7 +63,7 @@ class SqlPredictionRepository:
                 f"{min_ts}..{max_ts})."
             )
         row = {
-            "id": uuid.uuid4().hex,
+            "id": _segment_id(),
             "model": model,
             "digest": digest,
             "num_rows": num_rows,
@@ -92,7 +93,7 @@ class SqlPredictionRepository:
         if until_ms is not None:
             query = query.where(_S.min_ts < until_ms)
         with self._store.read() as conn:
-            rows = conn.execute(query.order_by(_S.min_ts, _S.created_ms, _S.id)).all()
+            rows = conn.execute(query.order_by(_S.min_ts, _S.id)).all()
         return [_segment(r) for r in rows]
 
     def replace_segments(
@@ -115,9 +116,16 @@ class SqlPredictionRepository:
         ]
 
         def write(conn: Connection) -> list[PredictionSegment]:
-            for i in range(0, len(old_ids), _CHUNK):
-                chunk = list(old_ids[i : i + _CHUNK])
-                conn.execute(t.prediction_segments.delete().where(_S.model == model, _S.id.in_(chunk)))
+            ids = list(dict.fromkeys(old_ids))
+            deleted = 0
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                gone = conn.execute(t.prediction_segments.delete().where(_S.model == model, _S.id.in_(chunk)))
+                deleted += gone.rowcount
+            if deleted != len(ids):  # another compaction got there first: its rows must not count twice
+                raise ConflictError(
+                    f"{len(ids) - deleted} of the segments to replace for {model!r} are gone; none changed."
+                )
             if rows:
                 conn.execute(self._insert_segment, rows)
             digests = [s.digest for s in new]
@@ -189,6 +197,11 @@ class SqlPredictionRepository:
             rows = conn.execute(select(_S.digest).distinct()).all()
         for row in rows:
             yield row[0]
+
+
+def _segment_id() -> str:
+    """A new segment id that sorts by when it was made: segments with equal times read in write order."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def _segment(row: Row[Any]) -> PredictionSegment:
