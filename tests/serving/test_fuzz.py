@@ -1,0 +1,112 @@
+"""A fuzzer (schemathesis) generates requests from the published OpenAPI document, valid and not, against a
+real server: none may get a server error."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import loopml as lm
+
+COLUMNS = ["temperature", "vibration", "status"]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import os
+
+    home = tmp_path_factory.mktemp("fuzz-home")
+    os.environ["LOOPML_HOME"] = str(
+        home
+    )  # the module's server and registry (restored by the autouse fixture)
+    lm.tracking.reset()
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(
+        {
+            "temperature": rng.normal(size=300),
+            "vibration": rng.integers(0, 5, size=300),
+            "status": pd.Categorical(rng.choice(["ok", "warn"], size=300)),
+        }
+    )
+    encode = ColumnTransformer(
+        [("status", OneHotEncoder(handle_unknown="ignore"), ["status"])], remainder="passthrough"
+    )
+    model = make_pipeline(encode, RandomForestClassifier(5, random_state=0)).fit(
+        x, rng.integers(0, 2, size=300)
+    )
+    lm.register_model("fuzz", model, input_example=x.head(50))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LOOPML_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "serve", "fuzz:1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(
+                process.stdout.read().decode() if process.stdout else "the server did not start"
+            )
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    lm.tracking.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_no_request_gets_a_server_error(server_url: str, mode: str) -> None:
+    from hypothesis import given
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.generation import GenerationMode
+
+    api = schemathesis.openapi.from_url(server_url + "/openapi.json")
+    operations = [result.ok() for result in api.get_all_operations()]
+    assert len(operations) >= 10
+    seen: dict[int, int] = {}
+    for operation in operations:
+        # valid requests go to the model served here (random names would all be 404s)
+        named = {"name": "fuzz"} if mode == "positive" and "{name}" in operation.path else None
+        strategy = operation.as_strategy(generation_mode=GenerationMode(mode), path_parameters=named)
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=strategy)
+        def call(case: Any) -> None:
+            response = case.call_and_validate(checks=[not_a_server_error])
+            seen[response.status_code] = seen.get(response.status_code, 0) + 1
+
+        try:
+            call()
+        except Unsatisfiable:  # an operation without parameters or body has no invalid form
+            assert mode == "negative"
+    if mode == "positive":
+        assert 200 in seen and any(400 <= code < 500 for code in seen), seen
+    assert not any(code >= 500 for code in seen) and sum(seen.values()) > 50, seen
+    assert httpx.get(server_url + "/v2/health/ready").status_code == 200  # and it still serves
