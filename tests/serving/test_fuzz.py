@@ -77,6 +77,10 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=30)
+    if before is None:
+        os.environ.pop("LOOPML_HOME", None)
+    else:
+        os.environ["LOOPML_HOME"] = before
     lm.tracking.reset()
 
 
