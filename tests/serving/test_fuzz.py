@@ -32,6 +32,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import os
 
     home = tmp_path_factory.mktemp("fuzz-home")
+    before = os.environ.get("LOOPML_HOME")
     os.environ["LOOPML_HOME"] = str(
         home
     )  # the module's server and registry (restored by the autouse fixture)
