@@ -33,9 +33,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     home = tmp_path_factory.mktemp("fuzz-home")
     before = os.environ.get("LOOPML_HOME")
-    os.environ["LOOPML_HOME"] = str(
-        home
-    )  # the module's server and registry (restored by the autouse fixture)
+    os.environ["LOOPML_HOME"] = str(home)  # the registry the module's server reads; restored below
     lm.tracking.reset()
     rng = np.random.default_rng(0)
     x = pd.DataFrame(
