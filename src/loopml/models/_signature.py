@@ -141,6 +141,27 @@ class Signature:
         return cls.from_dict(json.loads(data) if isinstance(data, str | bytes) else data)
 
     # -- enforcement
+    def _fits_exactly(self, frame: pd.DataFrame) -> bool:
+        """Whether every input column is there with exactly its numeric or boolean dtype, and without missing
+        values where the model had none: then there is nothing to check value by value."""
+        dtypes = frame.dtypes
+        checked_nulls = []
+        for spec in self.inputs:
+            wanted = _EXACT.get(spec.type)
+            if wanted is None or spec.categories is not None or spec.name not in dtypes.index:
+                return False
+            if dtypes[spec.name] != wanted:
+                return False
+            if spec.type == "float" and not spec.nullable:
+                checked_nulls.append(spec.name)
+        if checked_nulls:
+            import numpy as np
+
+            values = frame[checked_nulls].to_numpy()
+            if values.dtype.kind == "f" and bool(np.isnan(values).any()):
+                return False
+        return True
+
     def validate(self, data: Any) -> tuple[pd.DataFrame, list[str]]:
         """``data`` (a DataFrame, a dict of columns or of one row, a list of row dicts, a 2-D array in
         signature order) as a DataFrame of the signature's columns, coerced where that is safe, and notes on
@@ -150,6 +171,9 @@ class Signature:
         extra = [str(c) for c in frame.columns if c not in set(self.input_names)]
         if extra:
             notes.append(f"column(s) {_show(extra)} not in the signature: ignored")
+        if self._fits_exactly(frame):  # the common case when serving: nothing to coerce, nothing to report
+            names = self.input_names
+            return (frame if list(frame.columns) == names else frame[names]), notes
         problems: list[tuple[str, str]] = []
         columns: dict[str, Any] = {}
         for spec in self.inputs:
@@ -175,6 +199,9 @@ class Signature:
         import pandas as pd
 
         return pd.DataFrame(columns, index=frame.index), notes
+
+
+_EXACT = {"float": "float64", "integer": "int64", "boolean": "bool"}  # numpy dtypes that need no coercion
 
 
 class _Mismatch(Exception):

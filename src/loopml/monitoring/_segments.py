@@ -75,6 +75,8 @@ def _input_columns(inputs: Any) -> Iterable[tuple[str, list[Any]]]:
     if isinstance(inputs, Mapping):
         return [(str(k), [v]) for k, v in inputs.items()]
     if hasattr(inputs, "iloc"):  # a DataFrame
+        if inputs.columns.is_unique:
+            return [(str(name), values) for name, values in inputs.to_dict(orient="list").items()]
         return [(str(name), inputs.iloc[:, i].tolist()) for i, name in enumerate(inputs.columns)]
     names: dict[str, None] = {}
     for row in inputs:
@@ -149,6 +151,15 @@ def build_table(
             column.extend([None] * (offset - len(column)))
         column.extend(values)
 
+    # requests that all sent a DataFrame of the same columns (the server's case) are converted at once
+    frames = [r.inputs for r in records]
+    first: Any = frames[0] if frames else None
+    bulk = (
+        len(frames) > 1
+        and hasattr(first, "columns")
+        and first.columns.is_unique
+        and all(hasattr(f, "columns") and f.columns.equals(first.columns) for f in frames)
+    )
     for r in records:
         n = r.rows
         request_ids.extend([r.request_id] * n)
@@ -157,7 +168,7 @@ def build_table(
         versions.extend([r.model_version] * n)
         routes.extend([r.route] * n)
         latencies.extend([r.latency_ms] * n)
-        for name, values in _input_columns(r.inputs):
+        for name, values in [] if bulk else _input_columns(r.inputs):
             if name in personal:
                 if hasher is None:
                     continue
@@ -166,6 +177,21 @@ def build_table(
         for name, values in _output_columns(r.outputs, n):
             add(name, values)
         offset += n
+
+    if bulk:
+        import pandas as pd
+
+        merged = pd.concat(frames, ignore_index=True)
+        for column in merged.columns:
+            name = str(column)
+            if name in personal:
+                if hasher is None:
+                    continue
+                data[INPUT_PREFIX + name] = [
+                    None if _is_missing(v) else hasher(v) for v in merged[column].tolist()
+                ]
+            else:
+                data[INPUT_PREFIX + name] = merged[column].tolist()
 
     columns: dict[str, pa.Array] = {
         "request_id": pa.array(request_ids, type=pa.string()),
