@@ -204,6 +204,14 @@ def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_ca
     assert lm.load_model("failure-predictor@champion").predict(
         holdout_frame := lm.data.load(holdout)
     ).shape == (len(holdout_frame),)
+    # served over HTTP: every answer in the prediction log, every label joined by request id
+    from loopml.monitoring import join_labels, read_labels, read_predictions
+
+    assert "200 answers equal to the model's own; 200 rows in the prediction log, 200 labels" in out
+    log = read_predictions(store, get_client().artifacts, "failure-predictor")
+    joined = join_labels(log, read_labels(store, "failure-predictor"))
+    assert len(log) == 200 and joined["label"].notna().all()
+    assert set(log["model_version"]) == {champion.version} and set(log["route"]) == {"champion"}
     assert invoke("doctor")[0] == 0
 
 

@@ -4,7 +4,8 @@ It stores generated sensor data as a dataset version (checked and profiled), the
 it: a stratified split, a small tuning study, a baseline and the tuned model trained (per-fold metrics logged)
 and evaluated, every step a tracked child run of the pipeline run. It runs the pipeline a second time, which
 the cache answers. Then it registers both models, evaluates them on the held-out split (per site), and lets a
-gate decide which one is the champion.
+gate decide which one is the champion. Last, it serves the champion over HTTP on localhost, sends it requests
+and labels, and reads the prediction log back.
 """
 
 from __future__ import annotations
@@ -118,6 +119,73 @@ def _register_and_gate(run: Any, sensors: Any, quiet: bool) -> str:
     return f"{MODEL}@champion"
 
 
+def _serve_and_send(ref: str, quiet: bool, requests: int = 200) -> None:
+    """Serve the champion over real HTTP on localhost, send it single-row requests and their labels, and read
+    the prediction log back."""
+    import socket
+    import statistics
+    import threading
+
+    import httpx
+    import uvicorn
+
+    import loopml as lm
+    from loopml.monitoring import read_labels, read_predictions
+    from loopml.serving import ModelServer, ServedModel, ServerOptions
+
+    holdout = lm.data.load(f"{DATASET}-holdout@latest")
+    server = ModelServer(ServedModel.load(ref), ServerOptions(reload_interval=0))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, name="loopml-demo-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    latencies, labels, agree = [], {}, 0
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(600):
+                if uv.started:
+                    break
+                threading.Event().wait(0.05)
+            features = holdout.drop(columns=["failure"])
+            expected = server.served.model.predict(features.head(requests))
+            for i in range(min(requests, len(holdout))):
+                row = features.iloc[[i]]
+                body = {"dataframe_split": {"columns": list(row.columns), "data": row.to_numpy().tolist()}}
+                started = time.perf_counter()
+                response = http.post("/invocations", json=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                agree += int(response.json()["predictions"][0] == expected[i])
+                labels[response.headers["x-request-id"]] = int(holdout["failure"].iloc[i])
+            http.post("/labels", json={"labels": labels}).raise_for_status()
+            metrics = http.get("/metrics").text
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=60)
+    from loopml.tracking import get_client
+
+    client = get_client()
+    name = server.served.name
+    logged = read_predictions(client.store, client.artifacts, name)
+    labelled = read_labels(client.store, name)
+    latencies.sort()
+    console.print(
+        f"Served {server.served.name}:{server.served.version} on {url}: "
+        f"{len(latencies)} single-row requests, "
+        f"p50 {statistics.median(latencies):.1f} ms, p99 {latencies[int(len(latencies) * 0.99) - 1]:.1f} ms; "
+        f"{agree} answers equal to the model's own; {len(logged)} rows in the prediction log, "
+        f"{len(labelled)} labels joined by request id.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not quiet:
+        served = [line for line in metrics.splitlines() if line.startswith("loopml_requests_total")]
+        console.print("Prometheus: " + "; ".join(served), highlight=False)
+
+
 @app.command("demo")
 def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the summary.")) -> None:
     """Train failure predictors on generated sensor data through a cached pipeline with a tuning study."""
@@ -184,6 +252,7 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
         highlight=False,
     )
     champion = _register_and_gate(first, sensors, quiet)
+    _serve_and_send(champion, quiet)
     best = max(scores, key=lambda label: scores[label]["test_f1"])
     console.print(
         f"Best: [bold]{best}[/] (test F1 {fmt_number(scores[best]['test_f1'])}). "
