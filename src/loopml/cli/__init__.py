@@ -32,6 +32,7 @@ _COMMANDS = {
     "models": "_models",
     "pipeline": "_pipeline",
     "runs": "_runs",
+    "serve": "_serve",
 }
 
 

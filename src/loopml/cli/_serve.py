@@ -1,0 +1,74 @@
+"""``loopml serve NAME@ALIAS``: the model server on uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from loopml.cli._app import app
+from loopml.cli._output import console
+
+
+@app.command("serve")
+def serve_cmd(
+    ref: str = typer.Argument(..., help="NAME@ALIAS, NAME:V, or an exported bundle folder."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8080, "--port", "-p", min=0, max=65535),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes."),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Rows per predict call at most."),
+    max_wait_ms: float = typer.Option(
+        2.0, "--max-wait-ms", min=0.0, help="How long a batch may wait to fill."
+    ),
+    no_batching: bool = typer.Option(False, "--no-batching", help="One predict call per request."),
+    canary: str | None = typer.Option(
+        None, "--canary", help="NAME:V=PERCENT: that share of traffic to NAME:V."
+    ),
+    shadow: str | None = typer.Option(
+        None, "--shadow", help="NAME:V answers a copy of the traffic (never returned)."
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
+) -> None:
+    """Serve a model over HTTP: Open Inference Protocol (V2) and MLflow's /invocations, with /metrics."""
+    import uvicorn
+
+    from loopml.serving._app import ServedModel, ServerOptions, parse_canary
+
+    options = ServerOptions(
+        batching=not no_batching,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        canary=parse_canary(canary),
+        shadow=shadow,
+        admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+    )
+    served = ServedModel.load(ref)  # fail here, with one line, when the model cannot be loaded
+    console.print(
+        f"Serving [bold]{served.name}[/] version {served.version} ({served.ref}) on http://{host}:{port} "
+        f"(V2: /v2/models/{served.name}/infer, MLflow: /invocations, /metrics, /openapi.json)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if workers == 1:
+        from loopml.serving._app import ModelServer
+
+        uvicorn.run(ModelServer(served, options).app(), host=host, port=port, log_level=log_level)
+        return
+    os.environ.update(
+        {
+            "LOOPML_SERVE_REF": ref,
+            "LOOPML_SERVE_BATCHING": "0" if no_batching else "1",
+            "LOOPML_SERVE_MAX_BATCH": str(max_batch),
+            "LOOPML_SERVE_MAX_WAIT_MS": str(max_wait_ms),
+            "LOOPML_SERVE_CANARY": canary or "",
+            "LOOPML_SERVE_SHADOW": shadow or "",
+        }
+    )
+    uvicorn.run(
+        "loopml.serving._app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )

@@ -1,0 +1,502 @@
+"""The model server: an ASGI app (Starlette) that answers the Open Inference Protocol (V2) and MLflow's
+scoring format, checks input against the model's signature, batches concurrent requests, and counts it all
+for Prometheus.
+
+A client mistake is always a 4xx with a JSON body naming the problem: malformed JSON 400, a body that does not
+fit the signature 422, too large 413, a wrong content type 415. Only a fault of the server or the model
+itself is a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from loopml.errors import InvalidArgumentError, LoopmlError, NotFoundError, SignatureError
+from loopml.serving._codec import RequestError, decode_csv, decode_mlflow, decode_v2, to_list, v2_datatype
+from loopml.serving._metrics import ServerMetrics
+from loopml.serving._openapi import openapi_document
+from loopml.serving._routing import Lane, pick_canary, warm
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class ServedModel:
+    """The model version being served: what it answers to, and how it predicts."""
+
+    name: str
+    version: int
+    ref: str
+    model: Any  # loopml.models.LoadedModel
+    columns: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, ref: str) -> ServedModel:
+        """``NAME@ALIAS`` / ``NAME:V`` from the registry, or a bundle folder (an exported model)."""
+        from loopml.models import load_model_dir
+
+        path = Path(ref)
+        if path.is_dir():
+            model = load_model_dir(path)
+            name = path.resolve().name
+            return cls(name, 0, str(path), model, _columns(model))
+        from loopml.registry import get_model_version, load_model
+
+        version = get_model_version(ref)
+        model = load_model(version)
+        return cls(version.name, version.version, ref, model, _columns(model))
+
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.model.signature is None:
+            return frame
+        checked, _notes = self.model.validate(frame)
+        return checked  # type: ignore[no-any-return]
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        return self.model.predict(frame, validate=False)
+
+
+def _columns(model: Any) -> list[str]:
+    signature = model.signature
+    return [] if signature is None else list(signature.input_names)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+@dataclass
+class ServerOptions:
+    batching: bool = True
+    max_batch: int = 64
+    max_wait_ms: float = 2.0
+    max_body: int = MAX_BODY
+    reload_interval: float = 2.0  # seconds between checks of the champion's alias; 0 turns it off
+    admin_token: str | None = None  # when set, /admin needs "Authorization: Bearer <token>"
+    canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
+    shadow: str | None = None  # a reference that answers a copy of the traffic, at start
+
+
+class ModelServer:
+    """Holds the lanes (champion, canary, shadow) and the metrics; builds the Starlette app.
+
+    When the champion was named by an alias, a watcher notices the alias moving and swaps the new version in
+    (loaded and warmed first) without failing a request.
+    """
+
+    def __init__(self, served: ServedModel, options: ServerOptions | None = None) -> None:
+        self.options = options or ServerOptions()
+        self.metrics = ServerMetrics()
+        self.champion = Lane("champion", served, self.options, self.metrics)
+        self.canary: Lane | None = None
+        self.canary_percent = 0.0
+        self.shadow: Lane | None = None
+        self.metrics.set_model(served.name, served.version)
+        self.ready = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self.last_reload_error: str | None = None
+
+    @property
+    def served(self) -> ServedModel:
+        return self.champion.served
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.champion.start()
+        if self.options.canary is not None or self.options.shadow is not None:
+            await self.set_routes(self.options.canary, self.options.shadow)
+        if "@" in self.served.ref and self.options.reload_interval > 0:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        self.ready = True
+        try:
+            yield
+        finally:
+            self.ready = False
+            if self._watcher is not None:
+                self._watcher.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(Exception):
+                    await task
+            for lane in (self.champion, self.canary, self.shadow):
+                if lane is not None:
+                    await lane.close()
+
+    # -- model changes
+    async def _watch(self) -> None:
+        """Follow the champion's alias: when it moves, load, warm and swap in the version it names."""
+        from loopml.registry import get_model_version
+
+        while True:
+            await asyncio.sleep(self.options.reload_interval)
+            try:
+                version = await asyncio.to_thread(get_model_version, self.served.ref)
+                if version.version != self.served.version:
+                    await self.swap_champion(version.ref)
+            except (
+                Exception
+            ) as exc:  # the registry is unreachable or the new version will not load: keep serving
+                self.metrics.reload_failures.inc()
+                self.last_reload_error = f"{type(exc).__name__}: {exc}"
+
+    async def _load_lane(self, route: str, ref: str) -> Lane:
+        served = await asyncio.to_thread(ServedModel.load, ref)
+        await asyncio.to_thread(warm, served)
+        lane = Lane(route, served, self.options, self.metrics)
+        await lane.start()
+        return lane
+
+    async def swap_champion(self, ref: str) -> None:
+        """Serve ``ref`` from now on; requests already answered by the old version finish on it."""
+        new = await self._load_lane("champion", ref)
+        new.served.ref = self.champion.served.ref  # keep following the alias
+        old, self.champion = self.champion, new
+        self.metrics.set_model(new.served.name, new.served.version)
+        await old.close()
+
+    async def set_routes(self, canary: tuple[str, float] | None, shadow: str | None) -> None:
+        new_canary = None if canary is None else await self._load_lane("canary", canary[0])
+        new_shadow = None if shadow is None else await self._load_lane("shadow", shadow)
+        old = [lane for lane in (self.canary, self.shadow) if lane is not None]
+        self.canary, self.canary_percent = new_canary, (0.0 if canary is None else canary[1])
+        self.shadow = new_shadow
+        for lane in old:
+            await lane.close()
+
+    def routes(self) -> dict[str, Any]:
+        return {
+            "champion": self.champion.describe(),
+            "canary": None
+            if self.canary is None
+            else {**self.canary.describe(), "percent": self.canary_percent},
+            "shadow": None if self.shadow is None else self.shadow.describe(),
+        }
+
+    def app(self) -> Starlette:
+        name_route = "/v2/models/{name}"
+        routes = [
+            Route("/v2", self.v2_server, methods=["GET"]),
+            Route("/v2/health/live", self.live, methods=["GET"]),
+            Route("/v2/health/ready", self.ready_check, methods=["GET"]),
+            Route(name_route, self.v2_model, methods=["GET"]),
+            Route(name_route + "/ready", self.v2_model_ready, methods=["GET"]),
+            Route(name_route + "/infer", self.v2_infer, methods=["POST"]),
+            Route(name_route + "/versions/{version}/infer", self.v2_infer, methods=["POST"]),
+            Route("/invocations", self.invocations, methods=["POST"]),
+            Route("/ping", self.ping, methods=["GET"]),
+            Route("/health", self.ping, methods=["GET"]),
+            Route("/metrics", self.prometheus, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/admin/routes", self.admin_routes, methods=["GET", "PUT"]),
+        ]
+        return Starlette(routes=routes, lifespan=self.lifespan)
+
+    # -- health and metadata
+    async def live(self, request: Request) -> Response:
+        return _json({"live": True})
+
+    async def ready_check(self, request: Request) -> Response:
+        return _json({"ready": self.ready}, 200 if self.ready else 503)
+
+    async def ping(self, request: Request) -> Response:
+        return Response("\n", status_code=200 if self.ready else 503, media_type="text/plain")
+
+    async def v2_server(self, request: Request) -> Response:
+        from loopml._version import __version__
+
+        return _json({"name": "loopml", "version": __version__, "extensions": []})
+
+    def _known(self, request: Request) -> Response | None:
+        name = request.path_params["name"]
+        if name != self.served.name:
+            return _json(
+                {"error": f"no model named {name!r} here; this server serves {self.served.name!r}"}, 404
+            )
+        version = request.path_params.get("version")
+        served_versions = {str(self.served.version)} | {
+            str(lane.served.version) for lane in (self.canary, self.shadow) if lane is not None
+        }
+        if version is not None and version not in served_versions:
+            return _json({"error": f"version {version} is not served; {self.served.version} is"}, 404)
+        return None
+
+    async def v2_model(self, request: Request) -> Response:
+        unknown = self._known(request)
+        if unknown is not None:
+            return unknown
+        signature = self.served.model.signature
+        inputs = (
+            []
+            if signature is None
+            else [
+                {"name": c.name, "datatype": _spec_datatype(c.type), "shape": [-1]} for c in signature.inputs
+            ]
+        )
+        outputs = (
+            []
+            if signature is None
+            else [
+                {"name": c.name, "datatype": _spec_datatype(c.type), "shape": [-1]} for c in signature.outputs
+            ]
+        )
+        return _json(
+            {
+                "name": self.served.name,
+                "versions": [str(self.served.version)],
+                "platform": f"loopml-{self.served.model.flavor}",
+                "inputs": inputs,
+                "outputs": outputs,
+            }
+        )
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        unknown = self._known(request)
+        if unknown is not None:
+            return unknown
+        return _json({"name": self.served.name, "ready": self.ready}, 200 if self.ready else 503)
+
+    async def prometheus(self, request: Request) -> Response:
+        body, content_type = self.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document(self.served.name, self.served.columns))
+
+    # -- inference
+    async def v2_infer(self, request: Request) -> Response:
+        unknown = self._known(request)
+        if unknown is not None:
+            return unknown
+        return await self._handle(request, "v2", self._decode_v2, self._encode_v2)
+
+    async def invocations(self, request: Request) -> Response:
+        return await self._handle(request, "invocations", self._decode_mlflow, _encode_mlflow)
+
+    def _decode_v2(self, body: bytes, content_type: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        if not content_type.startswith("application/json") and content_type:
+            raise RequestError(415, f"send application/json, not {content_type}")
+        parsed = _parse_json(body)
+        frame = decode_v2(parsed, self.served.columns)
+        context = {"id": parsed.get("id") if isinstance(parsed.get("id"), str) else None}
+        return frame, context
+
+    def _encode_v2(
+        self, result: Any, context: dict[str, Any], request_id: str, served: ServedModel
+    ) -> dict[str, Any]:
+        import numpy as np
+
+        values = np.asarray(result)
+        return {
+            "model_name": served.name,
+            "model_version": str(served.version),
+            "id": context.get("id") or request_id,
+            "outputs": [
+                {
+                    "name": "predict",
+                    "shape": list(values.shape),
+                    "datatype": v2_datatype(values),
+                    "data": to_list(values.reshape(-1))
+                    if values.dtype.kind != "O"
+                    else [str(v) for v in values.reshape(-1)],
+                }
+            ],
+        }
+
+    def _decode_mlflow(self, body: bytes, content_type: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        if content_type.startswith("text/csv"):
+            return decode_csv(body.decode("utf-8", errors="replace")), {}
+        if not content_type.startswith("application/json"):
+            raise RequestError(
+                415, f"send application/json or text/csv, not {content_type or 'no content type'}"
+            )
+        return decode_mlflow(_parse_json(body), self.served.columns), {}
+
+    async def _handle(
+        self,
+        request: Request,
+        route: str,
+        decode: Callable[[bytes, str], tuple[pd.DataFrame, dict[str, Any]]],
+        encode: Callable[[Any, dict[str, Any], str, ServedModel], dict[str, Any]],
+    ) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        headers = {"X-Request-ID": request_id}
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        lane = self.canary if self.canary is not None and pick_canary(self.canary_percent) else self.champion
+        lane.enter()
+        status = 200
+        frame = None
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self.options.max_body:
+                raise RequestError(
+                    413, f"the body is larger than {self.options.max_body} bytes; send fewer rows"
+                )
+            body = await _read_body(request, self.options.max_body)
+            frame, context = decode(body, request.headers.get("content-type", "").lower())
+            if len(frame) == 0:
+                raise RequestError(400, "the request holds no rows")
+            try:
+                frame = lane.served.check(frame)
+            except SignatureError as exc:
+                raise RequestError(422, str(exc), exc.column) from None
+            try:
+                result = await lane.predict(frame)
+            except (ValueError, TypeError) as exc:  # the model refused these values
+                raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
+            response = _json(encode(result, context, request_id, lane.served), headers=headers)
+        except RequestError as exc:
+            status = exc.status
+            response = _json(exc.body(), status, headers)
+        except LoopmlError as exc:
+            status = 422
+            response = _json({"error": str(exc)}, status, headers)
+        except Exception as exc:  # a fault of the server or the model: never a client's
+            status = 500
+            response = _json({"error": f"{type(exc).__name__}: {exc}"}, status, headers)
+        finally:
+            metrics.in_flight.dec()
+            lane.leave()
+        metrics.observe(route, status, time.perf_counter() - started, lane.route)
+        if status == 200 and self.shadow is not None and frame is not None:
+            self._background(self._run_shadow(self.shadow, frame, request_id))
+        return response
+
+    def _background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_shadow(self, lane: Lane, frame: pd.DataFrame, request_id: str) -> None:
+        """The shadow answers a copy of the request; its answer is counted (and logged), never returned."""
+        lane.enter()
+        started = time.perf_counter()
+        status = 200
+        try:
+            await lane.predict(lane.served.check(frame))
+        except Exception:
+            status = 500
+        finally:
+            lane.leave()
+        self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
+
+    async def admin_routes(self, request: Request) -> Response:
+        """GET: what each route serves. PUT {"canary": {"ref": "m:2", "percent": 10} | null,
+        "shadow": {"ref": "m:3"} | null}: change the canary and the shadow while serving."""
+        token = self.options.admin_token
+        if token is not None and request.headers.get("authorization") != f"Bearer {token}":
+            return _json({"error": "send Authorization: Bearer <admin token>"}, 401)
+        if request.method == "GET":
+            return _json(self.routes())
+        try:
+            body = _parse_json(await _read_body(request, 65536))
+            if not isinstance(body, dict):
+                raise RequestError(400, "send a JSON object with 'canary' and/or 'shadow'")
+            canary = body.get("canary", self.routes()["canary"])
+            shadow = body.get("shadow", self.routes()["shadow"])
+            canary_route = None
+            if canary is not None:
+                percent = canary.get("percent") if isinstance(canary, dict) else None
+                if not isinstance(canary, dict) or not isinstance(canary.get("ref"), str):
+                    raise RequestError(400, "canary needs a 'ref' such as 'model:2'", "canary")
+                if (
+                    not isinstance(percent, int | float)
+                    or isinstance(percent, bool)
+                    or not 0 <= percent <= 100
+                ):
+                    raise RequestError(400, "canary needs a 'percent' from 0 to 100", "canary")
+                canary_route = (canary["ref"], float(percent))
+            if shadow is not None and (
+                not isinstance(shadow, dict) or not isinstance(shadow.get("ref"), str)
+            ):
+                raise RequestError(400, "shadow needs a 'ref' such as 'model:3'", "shadow")
+            await self.set_routes(canary_route, None if shadow is None else shadow["ref"])
+        except RequestError as exc:
+            return _json(exc.body(), exc.status)
+        except LoopmlError as exc:
+            return _json({"error": str(exc)}, 404 if isinstance(exc, NotFoundError) else 422)
+        return _json(self.routes())
+
+
+def _encode_mlflow(
+    result: Any, context: dict[str, Any], request_id: str, served: ServedModel
+) -> dict[str, Any]:
+    return {"predictions": to_list(result)}
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        raise RequestError(400, "the request body is empty; send JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"the body is not valid JSON: {exc}") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"the body is larger than {limit} bytes; send fewer rows")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _spec_datatype(kind: str) -> str:
+    return {"boolean": "BOOL", "integer": "INT64", "float": "FP64"}.get(kind, "BYTES")
+
+
+def create_app(ref: str, options: ServerOptions | None = None) -> Starlette:
+    """The server app for a registered model (``NAME@ALIAS``, ``NAME:V``) or a bundle folder."""
+    return ModelServer(ServedModel.load(ref), options).app()
+
+
+def app_from_environment() -> Starlette:
+    """The app each worker process of ``loopml serve --workers N`` builds, from the options it was given."""
+    import os
+
+    options = ServerOptions(
+        batching=os.environ.get("LOOPML_SERVE_BATCHING", "1") == "1",
+        max_batch=int(os.environ.get("LOOPML_SERVE_MAX_BATCH", "64")),
+        max_wait_ms=float(os.environ.get("LOOPML_SERVE_MAX_WAIT_MS", "2")),
+        canary=parse_canary(os.environ.get("LOOPML_SERVE_CANARY") or None),
+        shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
+        admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+    )
+    return create_app(os.environ["LOOPML_SERVE_REF"], options)
+
+
+def parse_canary(text: str | None) -> tuple[str, float] | None:
+    """``NAME:V=10`` (10 % of traffic to NAME:V)."""
+    if text is None:
+        return None
+    ref, sep, percent = text.rpartition("=")
+    try:
+        share = float(percent)
+    except ValueError:
+        share = -1.0
+    if not sep or not ref or not 0 <= share <= 100:
+        raise InvalidArgumentError(f"Write the canary as NAME:V=PERCENT, e.g. churn:4=10, not {text!r}.")
+    return ref, share

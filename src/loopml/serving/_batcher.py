@@ -1,0 +1,116 @@
+"""Adaptive batching: requests that arrive together share one ``predict`` call.
+
+One model thread runs predictions one batch at a time. While it works, new requests queue; the next batch
+takes everything queued, up to ``max_batch`` rows. A batch waits (at most ``max_wait``) only while more
+requests are known to be on their way, so a lone request is never held back. A batch whose predict fails is
+retried request by request, so one bad request cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Predict = Callable[[pd.DataFrame], Any]
+
+
+class Batcher:
+    def __init__(
+        self,
+        predict: Predict,
+        *,
+        max_batch: int = 64,
+        max_wait: float = 0.002,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.predict = predict
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.on_batch = on_batch
+        self.pending = 0  # requests admitted and not answered: more may be on their way to the queue
+        self._queue: asyncio.Queue[tuple[pd.DataFrame, asyncio.Future[Any]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-model")
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._thread.shutdown(wait=True)
+
+    async def submit(self, frame: pd.DataFrame) -> Any:
+        assert self._queue is not None, "the batcher is not started"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((frame, future))
+        return await future
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await queue.get()]
+            rows = len(items[0][0])
+            waited = 0.0
+            while True:
+                while not queue.empty() and rows < self.max_batch:
+                    item = queue.get_nowait()
+                    items.append(item)
+                    rows += len(item[0])
+                if rows >= self.max_batch or self.pending <= len(items) or waited >= self.max_wait:
+                    break
+                started = loop.time()
+                await asyncio.sleep(0)  # let requests being decoded reach the queue
+                if queue.empty():
+                    await asyncio.sleep(0.0002)
+                waited += loop.time() - started
+            await self._dispatch(items, loop)
+
+    async def _dispatch(
+        self, items: list[tuple[pd.DataFrame, asyncio.Future[Any]]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        frames = [f for f, _ in items]
+        if self.on_batch is not None:
+            self.on_batch(sum(len(f) for f in frames))
+        try:
+            if len(frames) == 1:
+                outputs = [await loop.run_in_executor(self._thread, self.predict, frames[0])]
+            else:
+                merged = pd.concat(frames, ignore_index=True)
+                result = np.asarray(await loop.run_in_executor(self._thread, self.predict, merged))
+                outputs, start = [], 0
+                for f in frames:
+                    outputs.append(result[start : start + len(f)])
+                    start += len(f)
+        except Exception as exc:
+            if len(frames) == 1:
+                _settle(items[0][1], error=exc)
+                return
+            for frame, future in items:  # find the request at fault: the others still get their answer
+                try:
+                    _settle(future, value=await loop.run_in_executor(self._thread, self.predict, frame))
+                except Exception as single:
+                    _settle(future, error=single)
+            return
+        for (_, future), output in zip(items, outputs, strict=True):
+            _settle(future, value=output)
+
+
+def _settle(future: asyncio.Future[Any], *, value: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # the client went away
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

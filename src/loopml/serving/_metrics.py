@@ -1,0 +1,60 @@
+"""Prometheus metrics of one server, in a registry of its own (several servers may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "loopml_requests",
+            "Prediction requests answered, by protocol, route (champion, canary, shadow) and HTTP status.",
+            ["protocol", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loopml_request_duration_seconds",
+            "Time to answer a prediction request.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "loopml_batch_size_rows", "Rows per predict call.", buckets=BATCH_BUCKETS, registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "loopml_requests_in_flight", "Prediction requests being answered now.", registry=self.registry
+        )
+        self.model = Gauge(
+            "loopml_model_version_info",
+            "The model version being served (1 for the one in use).",
+            ["model", "version"],
+            registry=self.registry,
+        )
+        self.reload_failures = Counter(
+            "loopml_model_reload_failures",
+            "Times a moved alias could not be followed (the served version stayed).",
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "loopml_prediction_log_dropped",
+            "Prediction-log records dropped because the sink fell behind.",
+            registry=self.registry,
+        )
+
+    def set_model(self, name: str, version: int) -> None:
+        self.model.clear()
+        self.model.labels(model=name, version=str(version)).set(1)
+
+    def observe(self, protocol: str, status: int, seconds: float, route: str = "champion") -> None:
+        self.requests.labels(protocol=protocol, route=route, status=str(status)).inc()
+        self.latency.labels(route=route).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

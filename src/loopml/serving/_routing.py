@@ -1,0 +1,87 @@
+"""Lanes: one served model version on one route (champion, canary, shadow), with its own batcher.
+
+A request takes a lane when it starts and keeps it to the end, so when a lane is replaced (an alias moved, a
+canary changed) the requests already in it finish on the old version while new ones go to the new version.
+A replaced lane is closed only once its last request has been answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from loopml.serving._batcher import Batcher
+
+if TYPE_CHECKING:
+    from loopml.serving._app import ServedModel, ServerOptions
+    from loopml.serving._metrics import ServerMetrics
+
+ROUTES = ("champion", "canary", "shadow")
+
+
+class Lane:
+    def __init__(
+        self, route: str, served: ServedModel, options: ServerOptions, metrics: ServerMetrics
+    ) -> None:
+        self.route = route
+        self.served = served
+        self.active = 0  # requests that took this lane and are not answered yet
+        self.batcher: Batcher | None = None
+        if options.batching:
+            self.batcher = Batcher(
+                served.predict,
+                max_batch=options.max_batch,
+                max_wait=options.max_wait_ms / 1000,
+                on_batch=metrics.batch_size.observe,
+            )
+
+    async def start(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.start()
+
+    def enter(self) -> None:
+        self.active += 1
+        if self.batcher is not None:
+            self.batcher.pending += 1
+
+    def leave(self) -> None:
+        self.active -= 1
+        if self.batcher is not None:
+            self.batcher.pending -= 1
+
+    async def predict(self, frame: pd.DataFrame) -> Any:
+        if self.batcher is not None:
+            return await self.batcher.submit(frame)
+        return await asyncio.get_running_loop().run_in_executor(None, self.served.predict, frame)
+
+    async def close(self, patience: float = 60.0) -> None:
+        """Stop once the requests in this lane are answered (or after ``patience`` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while self.active > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self.batcher is not None:
+            await self.batcher.stop()
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.served.name, "version": self.served.version, "ref": self.served.ref}
+
+
+def warm(served: ServedModel) -> None:
+    """One prediction on the model's input example, so the first real request does not pay for lazy setup."""
+    example = None
+    meta = getattr(served.model, "meta", None)
+    if meta is not None and hasattr(meta, "example_frame"):
+        try:
+            example = meta.example_frame()
+        except Exception:
+            example = None
+    if example is not None and len(example):
+        served.predict(served.check(pd.DataFrame(example)))
+
+
+def pick_canary(percent: float) -> bool:
+    return percent > 0 and random.random() * 100 < percent

@@ -1,0 +1,396 @@
+"""The model server: V2 and MLflow protocols, client mistakes as 4xx, batching, metrics, OpenAPI, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+import loopml as lm
+from loopml.serving import ModelServer, ServedModel, ServerOptions
+
+COLUMNS = [f"f{i}" for i in range(5)]
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def registered() -> tuple[pd.DataFrame, Any]:
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(400, 5)), columns=COLUMNS)
+    y = (x["f0"] + x["f1"] > 0).astype(int)
+    model = RandomForestClassifier(10, max_depth=4, random_state=0).fit(x, y)
+    version = lm.register_model("rf", model, input_example=x.head(20))
+    lm.set_alias("rf", "champion", version.version)
+    return x, model
+
+
+@pytest.fixture(params=[True, False], ids=["batching", "no-batching"])
+async def client(request: pytest.FixtureRequest, registered: Any) -> AsyncIterator[httpx.AsyncClient]:
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(batching=request.param))
+    app = server.app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+
+def _rows(x: pd.DataFrame, n: int = 3) -> list[list[float]]:
+    return x.head(n).to_numpy().tolist()  # type: ignore[no-any-return]
+
+
+async def test_health_metadata_and_openapi(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v2/health/live")).json() == {"live": True}
+    assert (await client.get("/v2/health/ready")).status_code == 200
+    assert (await client.get("/ping")).status_code == 200 and (await client.get("/health")).status_code == 200
+    meta = (await client.get("/v2/models/rf")).json()
+    assert (
+        meta["name"] == "rf" and meta["versions"] == ["1"] and [i["name"] for i in meta["inputs"]] == COLUMNS
+    )
+    assert (await client.get("/v2/models/rf/ready")).json() == {"name": "rf", "ready": True}
+    assert (await client.get("/v2/models/other")).status_code == 404
+    doc = (await client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.") and "/v2/models/{name}/infer" in doc["paths"]
+    assert (await client.get("/v2")).json()["name"] == "loopml"
+
+
+async def test_every_mlflow_format_and_v2_give_the_models_predictions(
+    client: httpx.AsyncClient, registered: tuple[pd.DataFrame, Any]
+) -> None:
+    x, model = registered
+    expected = model.predict(x.head(3)).tolist()
+    rows = _rows(x)
+    records = x.head(3).to_dict(orient="records")
+    bodies = [
+        {"dataframe_split": {"columns": COLUMNS, "data": rows}},
+        {"dataframe_records": records},
+        {"instances": records},
+        {"instances": rows},
+        {"inputs": {c: x[c].head(3).tolist() for c in COLUMNS}},
+    ]
+    for body in bodies:
+        response = await client.post("/invocations", json=body)
+        assert response.status_code == 200, (body, response.text)
+        assert response.json() == {"predictions": expected}
+        assert len(response.headers["x-request-id"]) == 32
+    csv = x.head(3).to_csv(index=False)
+    response = await client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+    assert response.json() == {"predictions": expected}
+    per_column = {
+        "id": "req-1",
+        "inputs": [
+            {"name": c, "shape": [3], "datatype": "FP64", "data": x[c].head(3).tolist()} for c in COLUMNS
+        ],
+    }
+    v2 = (await client.post("/v2/models/rf/infer", json=per_column)).json()
+    assert v2["id"] == "req-1" and v2["model_name"] == "rf" and v2["model_version"] == "1"
+    assert v2["outputs"][0]["data"] == expected and v2["outputs"][0]["shape"] == [3]
+    tensor = {"inputs": [{"name": "input", "shape": [3, 5], "datatype": "FP64", "data": rows}]}
+    response = await client.post("/v2/models/rf/infer", json=tensor, headers={"x-request-id": "mine"})
+    assert response.json()["outputs"][0]["data"] == expected and response.json()["id"] == "mine"
+    assert response.headers["x-request-id"] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status", "needle"),
+    [
+        ("/invocations", b"{nope", "application/json", 400, "not valid JSON"),
+        ("/invocations", b"", "application/json", 400, "empty"),
+        (
+            "/invocations",
+            b'{"dataframe_split": {"columns": ["f0"], "data": [[1]]}}',
+            "application/json",
+            422,
+            "f1",
+        ),
+        (
+            "/invocations",
+            b'{"dataframe_records": [{"f0": "warm", "f1": 1, "f2": 1, "f3": 1, "f4": 1}]}',
+            "application/json",
+            422,
+            "f0",
+        ),
+        ("/invocations", b'{"instances": [[1, 2]]}', "application/json", 422, "5 values"),
+        ("/invocations", b'{"instances": [], "inputs": []}', "application/json", 400, "exactly one"),
+        ("/invocations", b'{"dataframe_records": []}', "application/json", 400, "no rows"),
+        ("/invocations", b"[1, 2]", "application/json", 400, "JSON object"),
+        ("/invocations", b"a=1", "application/x-www-form-urlencoded", 415, "application/json"),
+        (
+            "/v2/models/rf/infer",
+            b'{"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1]}]}',
+            "application/json",
+            400,
+            "holds 2 values",
+        ),
+        (
+            "/v2/models/rf/infer",
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "WEIRD", "data": [1]}]}',
+            "application/json",
+            400,
+            "unknown datatype",
+        ),
+        ("/v2/models/rf/infer", b'{"inputs": "x"}', "application/json", 400, "inputs"),
+        ("/v2/models/rf/infer", b"{}", "text/plain", 415, "application/json"),
+        (
+            "/v2/models/rf/infer",
+            b'{"inputs": [{"name": "input", "shape": [1, 5], "datatype": "FP64", '
+            b'"data": [1, 2, 3, 4, null]}]}',
+            "application/json",
+            422,
+            "f4",
+        ),
+    ],
+)
+async def test_client_mistakes_are_4xx_with_a_reason(
+    client: httpx.AsyncClient, path: str, body: bytes, content_type: str, status: int, needle: str
+) -> None:
+    response = await client.post(path, content=body, headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    assert needle in response.json()["error"]
+    assert (await client.get("/v2/health/ready")).status_code == 200  # and it keeps serving
+
+
+async def test_an_oversized_body_is_413(registered: Any) -> None:
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(max_body=1000))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        big = {"dataframe_split": {"columns": COLUMNS, "data": [[0.5] * 5] * 200}}
+        response = await c.post("/invocations", json=big)
+    assert response.status_code == 413 and "larger than 1000 bytes" in response.json()["error"]
+
+
+async def test_concurrent_requests_are_batched_and_answered_each_with_its_own(
+    registered: tuple[pd.DataFrame, Any],
+) -> None:
+    x, model = registered
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(max_batch=32, max_wait_ms=20))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        bodies = [{"dataframe_split": {"columns": COLUMNS, "data": _rows(x.iloc[i:], 1)}} for i in range(40)]
+        bad = {"dataframe_split": {"columns": COLUMNS, "data": [[float("nan")] * 5]}}
+        responses = await asyncio.gather(
+            *(c.post("/invocations", json=b) for b in bodies),
+            c.post("/invocations", content=_nan_body(bad), headers={"content-type": "application/json"}),
+        )
+    assert [r.json()["predictions"][0] for r in responses[:40]] == model.predict(x.head(40)).tolist()
+    assert responses[40].status_code == 400  # NaN is not JSON: refused before it reaches a batch
+    exposition = server.metrics.exposition()[0].decode()
+    count = _metric(exposition, "loopml_batch_size_rows_count")
+    rows = _metric(exposition, "loopml_batch_size_rows_sum")
+    assert rows >= 40 and count < rows  # some predict calls took several requests
+    assert (
+        _metric(exposition, 'loopml_requests_total{protocol="invocations",route="champion",status="200"}')
+        == 40
+    )
+
+
+def _nan_body(body: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(body).encode()  # NaN as the JSON extension most clients send
+
+
+def _metric(exposition: str, name: str) -> float:
+    for line in exposition.splitlines():
+        if line.startswith(name + " ") or (line.startswith(name + "{") and line.split(" ")[0] == name):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in the exposition")
+
+
+@pytest.fixture
+def served_process(registered: Any, loopml_home: Any) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "serve", "rf@champion", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(process.stdout.read().decode() if process.stdout else "no output")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_loopml_serve_answers_over_real_http(
+    served_process: str, registered: tuple[pd.DataFrame, Any]
+) -> None:
+    x, model = registered
+    body = {"dataframe_split": {"columns": COLUMNS, "data": _rows(x, 5)}}
+    response = httpx.post(served_process + "/invocations", json=body, timeout=10)
+    assert response.status_code == 200 and response.json()["predictions"] == model.predict(x.head(5)).tolist()
+    metrics = httpx.get(served_process + "/metrics", timeout=10).text
+    assert 'loopml_model_version_info{model="rf",version="1"} 1.0' in metrics
+
+
+def test_serving_an_unknown_model_is_one_line() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "loopml", "serve", "nope@champion"], capture_output=True, text=True, timeout=60
+    )
+    assert (
+        out.returncode == 1
+        and "No registered model named 'nope'" in out.stderr
+        and "Traceback" not in out.stderr
+    )
+
+
+async def test_a_request_that_breaks_a_batch_fails_alone() -> None:
+    from loopml.serving import Batcher
+
+    def predict(frame: pd.DataFrame) -> Any:
+        if (frame["v"] < 0).any():
+            raise ValueError("negative values")
+        return frame["v"].to_numpy() * 2
+
+    batcher = Batcher(predict, max_batch=16, max_wait=0.05)
+    await batcher.start()
+    batcher.pending = 6
+    try:
+        results = await asyncio.gather(
+            *(batcher.submit(pd.DataFrame({"v": [float(i)]})) for i in (1, 2, -1, 3, 4, 5)),
+            return_exceptions=True,
+        )
+    finally:
+        await batcher.stop()
+    assert [r.tolist() if not isinstance(r, Exception) else "error" for r in results] == [
+        [2.0],
+        [4.0],
+        "error",
+        [6.0],
+        [8.0],
+        [10.0],
+    ]
+
+
+def _second_version(x: pd.DataFrame) -> Any:
+    y = (x["f2"] > 0).astype(int)  # a different model: it answers differently
+    model = RandomForestClassifier(10, max_depth=4, random_state=1).fit(x, y)
+    lm.register_model("rf", model, input_example=x.head(20))
+    return model
+
+
+async def test_an_alias_move_is_followed_without_a_failed_request(
+    registered: tuple[pd.DataFrame, Any],
+) -> None:
+    x, first = registered
+    second = _second_version(x)
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0.05))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    body = {"dataframe_split": {"columns": COLUMNS, "data": _rows(x, 50)}}
+    answers: list[list[int]] = []
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+
+        async def traffic() -> None:
+            for _ in range(60):
+                response = await c.post("/invocations", json=body)
+                assert response.status_code == 200, response.text
+                answers.append(response.json()["predictions"])
+                await asyncio.sleep(0.005)
+
+        async def move() -> None:
+            await asyncio.sleep(0.05)
+            await asyncio.to_thread(lm.set_alias, "rf", "champion", 2, reason="test")
+
+        await asyncio.gather(traffic(), traffic(), move())
+        meta = (await c.get("/v2/models/rf")).json()
+    assert meta["versions"] == ["2"] and server.served.version == 2
+    expected = {tuple(first.predict(x.head(50)).tolist()), tuple(second.predict(x.head(50)).tolist())}
+    assert {tuple(a) for a in answers} == expected  # every answer is one version's, never a failure
+    assert tuple(answers[-1]) == tuple(second.predict(x.head(50)).tolist())
+    assert 'loopml_model_version_info{model="rf",version="2"} 1.0' in server.metrics.exposition()[0].decode()
+
+
+async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFrame, Any]) -> None:
+    x, _ = registered
+    _second_version(x)
+    server = ModelServer(ServedModel.load("rf:1"), ServerOptions(admin_token="s3cret"))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    auth = {"authorization": "Bearer s3cret"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        assert (await c.put("/admin/routes", json={"canary": None})).status_code == 401
+        bad = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 150}}, headers=auth)
+        assert bad.status_code == 400 and "percent" in bad.json()["error"]
+        missing = await c.put("/admin/routes", json={"shadow": {"ref": "rf:9"}}, headers=auth)
+        assert missing.status_code == 404
+        routes = await c.put(
+            "/admin/routes",
+            json={"canary": {"ref": "rf:2", "percent": 50}, "shadow": {"ref": "rf:2"}},
+            headers=auth,
+        )
+        assert routes.json()["canary"]["version"] == 2 and routes.json()["shadow"]["version"] == 2
+        versions = []
+        for i in range(60):
+            body = {
+                "inputs": [
+                    {"name": "input", "shape": [1, 5], "datatype": "FP64", "data": _rows(x.iloc[i:], 1)}
+                ]
+            }
+            versions.append((await c.post("/v2/models/rf/infer", json=body)).json()["model_version"])
+        assert set(versions) == {"1", "2"}  # half and half, roughly
+        await asyncio.sleep(0.1)  # the shadow's copies finish in the background
+        exposition = server.metrics.exposition()[0].decode()
+        assert (
+            _metric(exposition, 'loopml_requests_total{protocol="shadow",route="shadow",status="200"}') == 60
+        )
+        await c.put("/admin/routes", json={"canary": None, "shadow": None}, headers=auth)
+        assert (await c.get("/admin/routes", headers=auth)).json()["canary"] is None
+
+
+async def test_a_canary_and_a_shadow_given_at_start(registered: tuple[pd.DataFrame, Any]) -> None:
+    from loopml.serving._app import parse_canary
+
+    x, _ = registered
+    _second_version(x)
+    options = ServerOptions(canary=parse_canary("rf:2=25"), shadow="rf:2")
+    server = ModelServer(ServedModel.load("rf:1"), options)
+    app = server.app()
+    async with app.router.lifespan_context(app):
+        assert server.routes()["canary"] == {"model": "rf", "version": 2, "ref": "rf:2", "percent": 25.0}
+        assert server.routes()["shadow"]["version"] == 2
+    for bad in ("rf:2", "rf:2=abc", "rf:2=101", "=5"):
+        with pytest.raises(lm.errors.InvalidArgumentError, match="NAME:V=PERCENT"):
+            parse_canary(bad)
