@@ -394,3 +394,46 @@ async def test_a_canary_and_a_shadow_given_at_start(registered: tuple[pd.DataFra
     for bad in ("rf:2", "rf:2=abc", "rf:2=101", "=5"):
         with pytest.raises(lm.errors.InvalidArgumentError, match="NAME:V=PERCENT"):
             parse_canary(bad)
+
+
+async def test_every_answered_request_is_one_row_of_the_prediction_log(
+    registered: tuple[pd.DataFrame, Any],
+) -> None:
+    from loopml.monitoring import join_labels, read_labels, read_predictions
+    from loopml.tracking import get_client
+
+    x, model = registered
+    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        responses = await asyncio.gather(
+            *(
+                c.post(
+                    "/invocations",
+                    json={"dataframe_split": {"columns": COLUMNS, "data": _rows(x.iloc[i:], 1)}},
+                )
+                for i in range(30)
+            ),
+            c.post("/invocations", json={"dataframe_records": [{"f0": 1}]}),  # a 422: not an answer
+        )
+        ids = [r.headers["x-request-id"] for r in responses[:30]]
+        labelled = await c.post("/v2/models/rf/labels", json={"labels": {ids[0]: 1, ids[1]: 0}})
+        assert labelled.json() == {"accepted": 2}
+        bad = await c.post("/labels", json={"labels": "yes"})
+        assert bad.status_code == 400
+    client = get_client()
+    log = read_predictions(client.store, client.artifacts, "rf")
+    assert sorted(log["request_id"]) == sorted(
+        ids
+    )  # exactly one row per answered request, after a clean close
+    assert set(log["route"]) == {"champion"} and set(log["model_version"]) == {1}
+    first = log.set_index("request_id").loc[ids[0]]
+    assert first["output"] == model.predict(x.head(1))[0] and first["input.f0"] == pytest.approx(
+        x["f0"].iloc[0]
+    )
+    joined = join_labels(log, read_labels(client.store, "rf"))
+    assert joined.set_index("request_id").loc[ids[1], "label"] == 0

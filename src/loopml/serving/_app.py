@@ -95,6 +95,7 @@ class ServerOptions:
     admin_token: str | None = None  # when set, /admin needs "Authorization: Bearer <token>"
     canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
     shadow: str | None = None  # a reference that answers a copy of the traffic, at start
+    log_predictions: bool = True  # every answered request into the prediction log
 
 
 class ModelServer:
@@ -115,6 +116,7 @@ class ModelServer:
         self.ready = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self.logger: Any = None  # loopml.monitoring.PredictionLogger while serving
         self.last_reload_error: str | None = None
 
     @property
@@ -124,6 +126,9 @@ class ModelServer:
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await self.champion.start()
+        if self.options.log_predictions:
+            self.logger = await asyncio.to_thread(self._open_log)
+            self.metrics.watch_log(self.logger)
         if self.options.canary is not None or self.options.shadow is not None:
             await self.set_routes(self.options.canary, self.options.shadow)
         if "@" in self.served.ref and self.options.reload_interval > 0:
@@ -141,6 +146,31 @@ class ModelServer:
             for lane in (self.champion, self.canary, self.shadow):
                 if lane is not None:
                     await lane.close()
+            if self.logger is not None:
+                await asyncio.to_thread(self.logger.close)  # nothing accepted is lost
+
+    def _open_log(self) -> Any:
+        from loopml.monitoring import PredictionLogger
+        from loopml.tracking import get_client
+
+        client = get_client()
+        signature = self.served.model.signature
+        personal = [] if signature is None else list(signature.personal_columns)
+        return PredictionLogger(client.store, client.artifacts, model=self.served.name, personal=personal)
+
+    def _log(self, lane: Lane, request_id: str, frame: pd.DataFrame, result: Any, seconds: float) -> None:
+        if self.logger is None:
+            return
+        accepted = self.logger.log(
+            request_id=request_id,
+            model_version=lane.served.version,
+            route=lane.route,
+            inputs=frame,
+            outputs=result,
+            latency_ms=seconds * 1000,
+        )
+        if not accepted:
+            self.metrics.log_dropped.inc()
 
     # -- model changes
     async def _watch(self) -> None:
@@ -208,6 +238,8 @@ class ModelServer:
             Route("/metrics", self.prometheus, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/admin/routes", self.admin_routes, methods=["GET", "PUT"]),
+            Route(name_route + "/labels", self.labels, methods=["POST"]),
+            Route("/labels", self.labels, methods=["POST"]),
         ]
         return Starlette(routes=routes, lifespan=self.lifespan)
 
@@ -366,6 +398,7 @@ class ModelServer:
             except (ValueError, TypeError) as exc:  # the model refused these values
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
             response = _json(encode(result, context, request_id, lane.served), headers=headers)
+            self._log(lane, request_id, frame, result, time.perf_counter() - started)
         except RequestError as exc:
             status = exc.status
             response = _json(exc.body(), status, headers)
@@ -394,12 +427,45 @@ class ModelServer:
         started = time.perf_counter()
         status = 200
         try:
-            await lane.predict(lane.served.check(frame))
+            checked = lane.served.check(frame)
+            result = await lane.predict(checked)
+            self._log(lane, request_id, checked, result, time.perf_counter() - started)
         except Exception:
             status = 500
         finally:
             lane.leave()
         self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
+
+    async def labels(self, request: Request) -> Response:
+        """Ground truth by request id, for joining with the prediction log later: ``{"labels": {"<request
+        id>": label, ...}}`` or ``{"labels": [{"request_id": ..., "label": ...}]}``."""
+        if "name" in request.path_params:
+            unknown = self._known(request)
+            if unknown is not None:
+                return unknown
+        try:
+            body = _parse_json(await _read_body(request, self.options.max_body))
+            given = body.get("labels") if isinstance(body, dict) else None
+            pairs: list[tuple[str, Any]]
+            if isinstance(given, dict):
+                pairs = [(str(k), v) for k, v in given.items()]
+            elif isinstance(given, list) and all(
+                isinstance(i, dict) and isinstance(i.get("request_id"), str) and "label" in i for i in given
+            ):
+                pairs = [(i["request_id"], i["label"]) for i in given]
+            else:
+                raise RequestError(
+                    400, 'send {"labels": {request_id: label}} or a list of {request_id, label}', "labels"
+                )
+            if not pairs:
+                raise RequestError(400, "the request holds no labels", "labels")
+        except RequestError as exc:
+            return _json(exc.body(), exc.status)
+        from loopml.monitoring import log_labels
+        from loopml.tracking import get_client
+
+        accepted = await asyncio.to_thread(log_labels, get_client().store, self.served.name, pairs)
+        return _json({"accepted": accepted})
 
     async def admin_routes(self, request: Request) -> Response:
         """GET: what each route serves. PUT {"canary": {"ref": "m:2", "percent": 10} | null,

@@ -12,6 +12,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._log_gauge: Gauge | None = None
         self.requests = Counter(
             "loopml_requests",
             "Prediction requests answered, by protocol, route (champion, canary, shadow) and HTTP status.",
@@ -47,6 +48,18 @@ class ServerMetrics:
             "Prediction-log records dropped because the sink fell behind.",
             registry=self.registry,
         )
+
+    def watch_log(self, logger: object) -> None:
+        """Rows waiting for the prediction log's writer, read when scraped."""
+        if self._log_gauge is not None:
+            self._log_gauge.set_function(lambda: float(getattr(logger, "buffered_rows", 0)))
+            return
+        buffered = self._log_gauge = Gauge(
+            "loopml_prediction_log_buffered_rows",
+            "Prediction-log rows accepted and not yet written.",
+            registry=self.registry,
+        )
+        buffered.set_function(lambda: float(getattr(logger, "buffered_rows", 0)))
 
     def set_model(self, name: str, version: int) -> None:
         self.model.clear()

@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
             "AuditRepository",
             "DatasetRepository",
             "ModelRepository",
+            "PredictionRepository",
             "RunRepository",
             "StepRepository",
             "Store",
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
         name: "loopml.store._model_entities"
         for name in ("AuditEvent", "GateRecord", "ModelEvaluation", "ModelVersion", "RegisteredModel")
     },
+    **{name: "loopml.store._prediction_entities" for name in ("PredictionLabel", "PredictionSegment")},
     "parse_filter": "loopml.store._filter",
     "parse_order_by": "loopml.store._filter",
     "find_dataset_version": "loopml.store._readonly",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
         AuditRepository,
         DatasetRepository,
         ModelRepository,
+        PredictionRepository,
         RunRepository,
         StepRepository,
         Store,
@@ -81,6 +84,7 @@ if TYPE_CHECKING:
         ModelVersion,
         RegisteredModel,
     )
+    from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
     from loopml.store._readonly import find_dataset_version
     from loopml.store._revisions import HEAD, REVISIONS
     from loopml.store._sql import SqlStore
@@ -102,6 +106,9 @@ __all__ = [
     "ModelEvaluation",
     "ModelRepository",
     "ModelVersion",
+    "PredictionLabel",
+    "PredictionRepository",
+    "PredictionSegment",
     "REVISIONS",
     "RegisteredModel",
     "Run",

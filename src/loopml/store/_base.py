@@ -1,7 +1,8 @@
 """The metadata Store: one small repository per entity family.
 
 ``store.runs`` holds experiments and runs (params, tags, metrics, artifacts); ``store.datasets`` the
-dataset versions, their tags, and which runs read or wrote them. Later layers add their own
+dataset versions, their tags, and which runs read or wrote them; ``store.predictions`` the index of the
+prediction log. Later layers add their own
 repositories (``store.datasets``, ``store.models``, ...) next to it. Every implementation passes the contract
 suite in ``tests/store``.
 """
@@ -31,6 +32,7 @@ from loopml.store._model_entities import (
     ModelVersion,
     RegisteredModel,
 )
+from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
 
 
 class RunRepository(Protocol):
@@ -209,6 +211,53 @@ class AuditRepository(Protocol):
     ) -> list[AuditEvent]: ...
 
 
+class PredictionRepository(Protocol):
+    """The prediction log's index: Parquet segments of logged requests, and labels by request id
+    (``_sql_predictions.py``). The rows live in the segment blobs, which ``loopml.monitoring`` writes."""
+
+    def add_segment(
+        self,
+        model: str,
+        *,
+        digest: str,
+        num_rows: int,
+        min_ts: int,
+        max_ts: int,
+        versions: Iterable[int],
+        routes: Iterable[str],
+        created_ms: int,
+    ) -> PredictionSegment:
+        """Index a segment blob; the same digest again for the same model returns the segment there."""
+        ...
+
+    def segments(
+        self, model: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[PredictionSegment]:
+        """The segments of ``model`` holding rows timed in [since_ms, until_ms), oldest first."""
+        ...
+
+    def replace_segments(
+        self, model: str, old_ids: Sequence[str], new: Sequence[PredictionSegment]
+    ) -> list[PredictionSegment]:
+        """Swap segments for others holding the same rows (compaction), in one transaction."""
+        ...
+
+    def models(self) -> list[str]: ...
+    def add_labels(self, model: str, labels: Sequence[tuple[str, Any]], *, at_ms: int) -> int:
+        """Store ground truth by request id; a label replaces an older one of the same request."""
+        ...
+
+    def labels(
+        self,
+        model: str,
+        request_ids: Iterable[str] | None = None,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[PredictionLabel]: ...
+    def referenced_digests(self) -> Iterator[str]: ...
+
+
 class Store(Protocol):
     """Everything loopml knows about, except blob bytes (those live in an ArtifactStore)."""
 
@@ -222,6 +271,8 @@ class Store(Protocol):
     def models(self) -> ModelRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def predictions(self) -> PredictionRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...

@@ -275,3 +275,33 @@ audit_events = Table(
     Column("details_json", Text, nullable=False),
     Index("ix_audit_events_entity", "entity_type", "entity", "at_ms"),
 )
+
+# The prediction log: each row indexes one Parquet segment (a blob) of logged requests of a model, with the
+# time range and the versions and routes it holds, so a reader opens only the segments a window needs.
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("num_rows", Integer, nullable=False),
+    Column("min_ts", BigInteger, nullable=False),
+    Column("max_ts", BigInteger, nullable=False),
+    Column("versions_json", Text, nullable=False),  # the model versions in the segment, e.g. [3, 4]
+    Column("routes_json", Text, nullable=False),  # the routes in the segment, e.g. ["canary", "champion"]
+    Column("created_ms", BigInteger, nullable=False),
+    # a segment written twice (a retry after the index write failed) is recorded once
+    UniqueConstraint("model", "digest", name="uq_prediction_segments_digest"),
+    Index("ix_prediction_segments_model_ts", "model", "max_ts", "min_ts"),
+)
+
+# Ground truth for logged requests, by request id; a newer label replaces an older one.
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("label_json", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index("ix_prediction_labels_model_at", "model", "at_ms"),
+)

@@ -1,0 +1,274 @@
+"""The prediction-log writer: ``log()`` only appends to a bounded buffer; a background thread writes segments.
+
+``log()`` takes a lock for a few list operations and returns: no conversion, no I/O. The writer thread turns
+what is buffered into a Parquet segment when ``max_rows_per_segment`` rows wait or the oldest has waited
+``flush_interval`` seconds, stores the blob, then indexes it in the Store. Rows count against
+``max_buffered_rows`` until their segment is indexed, so a sink that falls behind (or is down) bounds memory:
+once the bound is reached ``log()`` refuses new records (returns False) and counts them as dropped. A failed
+write keeps its rows and is tried again; ``close()`` writes everything accepted before it returns.
+
+Long runs: each segment is a blob and an index row, so a quiet model would leave many tiny segments; the
+flush interval bounds how late a row becomes readable, not how small a segment may be, and
+``compact_segments`` merges small ones later.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+from loopml._version import __version__
+from loopml.errors import InvalidArgumentError
+from loopml.monitoring._segments import LogRecord, build_table, count_outputs, count_rows, to_parquet
+
+if TYPE_CHECKING:
+    from loopml.artifacts import ArtifactStore
+    from loopml.store import Store
+
+log = logging.getLogger("loopml.monitoring")
+
+_RETRY_MAX_SECONDS = 30.0
+
+
+class PredictionLogger:
+    """Buffers the request/response records of a model, written as Parquet segments and indexed in the Store.
+
+    Thread-safe: call ``log`` from the event loop and from worker threads alike; it never blocks on I/O.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        artifacts: ArtifactStore,
+        *,
+        model: str,
+        max_rows_per_segment: int = 10_000,
+        flush_interval: float = 1.0,
+        max_buffered_rows: int = 100_000,
+        personal: Iterable[str] = (),
+        personal_mode: Literal["hash", "drop"] = "hash",
+        salt: bytes | str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_rows_per_segment < 1 or max_buffered_rows < 1:
+            raise InvalidArgumentError("max_rows_per_segment and max_buffered_rows must be at least 1.")
+        if not flush_interval > 0:
+            raise InvalidArgumentError(
+                f"flush_interval must be a positive number of seconds, not {flush_interval}."
+            )
+        if personal_mode not in ("hash", "drop"):
+            raise InvalidArgumentError(f"personal_mode is 'hash' or 'drop', not {personal_mode!r}.")
+        self._store, self._artifacts, self.model = store, artifacts, model
+        self.max_rows_per_segment = max_rows_per_segment
+        self.max_buffered_rows = max_buffered_rows
+        self.flush_interval = float(flush_interval)
+        self.personal = frozenset(personal)
+        self.personal_mode = personal_mode
+        self._hasher: Callable[[Any], str] | None = None
+        if self.personal and personal_mode == "hash":
+            from loopml.monitoring._personal import Hasher, prediction_salt
+
+            self._hasher = Hasher(prediction_salt() if salt is None else salt)
+        self._clock = clock
+
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._io = threading.Lock()  # one segment write at a time, in the order records were accepted
+        self._buffer: deque[tuple[float, LogRecord]] = deque()  # (monotonic time accepted, record)
+        self._buffer_rows = 0
+        self._pending_rows = 0  # accepted but not yet indexed: the buffer and the batch being written
+        self._dropped = self._dropped_requests = self._written = self._segments = 0
+        self._flush_wanted = False
+        self._closed = False
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"loopml-prediction-log-{model}", daemon=True)
+        self._thread.start()
+        ref = weakref.ref(self)
+        self._atexit = lambda: (lambda me: me.close() if me is not None else None)(ref())
+        atexit.register(self._atexit)
+
+    # -- the hot path
+    def log(
+        self,
+        *,
+        request_id: str,
+        model_version: int,
+        route: str,
+        inputs: Any,
+        outputs: Any,
+        latency_ms: float,
+        timestamp_ms: int | None = None,
+    ) -> bool:
+        """Buffer one request (one or more rows); False, counted as dropped, when the buffer is full or the
+        logger is closed. Keep ``inputs`` and ``outputs`` unchanged afterwards: they are read when written."""
+        n = count_rows(inputs)
+        if count_outputs(outputs) != n:
+            raise InvalidArgumentError(
+                f"request {request_id!r} has {n} input row(s) but {count_outputs(outputs)} output(s)."
+            )
+        if timestamp_ms is None:
+            timestamp_ms = int(self._clock() * 1000)
+        record = LogRecord(
+            str(request_id),
+            int(model_version),
+            str(route),
+            inputs,
+            outputs,
+            float(latency_ms),
+            int(timestamp_ms),
+            n,
+        )
+        with self._lock:
+            if self._closed or self._pending_rows + n > self.max_buffered_rows:
+                self._dropped += n
+                self._dropped_requests += 1
+                return False
+            self._buffer.append((time.monotonic(), record))
+            self._buffer_rows += n
+            self._pending_rows += n
+            if self._buffer_rows >= self.max_rows_per_segment or len(self._buffer) == 1:
+                self._wake.notify()  # a full segment to write, or a deadline to start timing
+        return True
+
+    # -- counters
+    @property
+    def dropped(self) -> int:
+        """Rows refused because the buffer was full (or the logger closed)."""
+        return self._dropped
+
+    @property
+    def dropped_requests(self) -> int:
+        return self._dropped_requests
+
+    @property
+    def written_rows(self) -> int:
+        return self._written
+
+    @property
+    def written_segments(self) -> int:
+        return self._segments
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows accepted and not yet written (including those being written now)."""
+        return self._pending_rows
+
+    # -- writing
+    def flush(self) -> None:
+        """Write everything buffered now, blocking until it is indexed; raises if the sink fails."""
+        with self._io:
+            while True:
+                with self._lock:
+                    batch = self._take()
+                if not batch:
+                    return
+                self._write(batch)
+
+    def close(self) -> None:
+        """Flush and stop the background writer; every accepted record is written before this returns."""
+        with self._lock:
+            already = self._closed
+            self._closed = True
+            self._wake.notify()
+        if not already:
+            atexit.unregister(self._atexit)
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+        self.flush()
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _take(self) -> list[LogRecord]:
+        """Take the buffered records (the caller holds the lock); their rows stay pending until written."""
+        batch = [record for _, record in self._buffer]
+        self._buffer.clear()
+        self._buffer_rows = 0
+        return batch
+
+    def _write(self, batch: list[LogRecord]) -> None:
+        """Write ``batch`` as segments of at most ``max_rows_per_segment`` rows (a request is never split);
+        on a failure the unwritten records go back to the front of the buffer and the error is raised."""
+        start = 0
+        while start < len(batch):
+            end, rows = start, 0
+            while end < len(batch) and (end == start or rows + batch[end].rows <= self.max_rows_per_segment):
+                rows += batch[end].rows
+                end += 1
+            try:
+                self._write_segment(batch[start:end], rows)
+            except BaseException:
+                with self._lock:
+                    now = time.monotonic()
+                    for record in reversed(batch[start:]):
+                        self._buffer.appendleft((now, record))
+                        self._buffer_rows += record.rows
+                raise
+            with self._lock:
+                self._pending_rows -= rows
+                self._written += rows
+                self._segments += 1
+            start = end
+
+    def _write_segment(self, records: list[LogRecord], rows: int) -> None:
+        table = build_table(
+            self.model,
+            records,
+            personal=self.personal,
+            hasher=self._hasher,
+        )
+        data = to_parquet(table, {"loopml.version": __version__, "loopml.model": self.model})
+        blob = self._artifacts.put_bytes(data)
+        self._store.predictions.add_segment(
+            self.model,
+            digest=blob.digest,
+            num_rows=rows,
+            min_ts=min(r.timestamp_ms for r in records),
+            max_ts=max(r.timestamp_ms for r in records),
+            versions={r.model_version for r in records},
+            routes={r.route for r in records},
+            created_ms=int(self._clock() * 1000),
+        )
+
+    # -- the background writer
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            with self._lock:
+                while not self._closed:
+                    if self._buffer_rows >= self.max_rows_per_segment:
+                        break
+                    if self._buffer:
+                        wait = self._buffer[0][0] + self.flush_interval - time.monotonic()
+                        if wait <= 0:
+                            break
+                    else:
+                        wait = None
+                    self._wake.wait(wait)
+                if self._closed:
+                    return  # close() writes what is left, in its own thread
+            try:
+                self.flush()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                self.last_error = exc
+                delay = min(_RETRY_MAX_SECONDS, self.flush_interval * 2 ** min(failures, 10))
+                log.warning(
+                    "prediction log of %s: writing a segment failed (%s); retrying in %.1fs",
+                    self.model,
+                    exc,
+                    delay,
+                )
+                with self._lock:
+                    if not self._closed:
+                        self._wake.wait(delay)

@@ -1,0 +1,202 @@
+"""Prediction-log segments: buffered records become one Parquet table, typed as the data is.
+
+A segment has the columns ``request_id``, ``row`` (the row's index within its request), ``timestamp_ms``,
+``model``, ``model_version``, ``route`` and ``latency_ms``; then ``input.<column>`` for each input column
+(personal ones hashed, or left out) and ``output`` (or ``output.<i>`` / ``output.<name>`` for a model with
+several outputs). A column whose values do not share one type is stored as text (JSON for nested values), so
+a record is never refused for its types.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BASE_COLUMNS = ("request_id", "row", "timestamp_ms", "model", "model_version", "route", "latency_ms")
+INPUT_PREFIX = "input."
+OUTPUT = "output"
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One logged request as the server handed it over; turned into columns only when its segment is built."""
+
+    request_id: str
+    model_version: int
+    route: str
+    inputs: Any  # a DataFrame, a list of row dicts, or one row dict
+    outputs: Any  # a sequence, an array (n,) or (n, k), a Series or a DataFrame
+    latency_ms: float
+    timestamp_ms: int
+    rows: int
+
+
+def count_rows(inputs: Any) -> int:
+    """How many rows a request's inputs hold (cheap: no conversion)."""
+    if isinstance(inputs, Mapping):
+        return 1
+    if isinstance(inputs, list | tuple) or (hasattr(inputs, "columns") and hasattr(inputs, "iloc")):
+        return len(inputs)
+    raise InvalidArgumentError(
+        f"prediction-log inputs must be a DataFrame or a list of row dicts, not {type(inputs).__name__}."
+    )
+
+
+def count_outputs(outputs: Any) -> int:
+    shape = getattr(outputs, "shape", None)
+    if shape is not None:
+        return int(shape[0]) if len(shape) else 1
+    try:
+        return len(outputs)
+    except TypeError:
+        raise InvalidArgumentError(
+            "prediction-log outputs must be one per row (a sequence or an array), "
+            f"not {type(outputs).__name__}."
+        ) from None
+
+
+def _is_missing(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or type(value).__name__ in ("NaTType", "NAType")
+    )
+
+
+def _input_columns(inputs: Any) -> Iterable[tuple[str, list[Any]]]:
+    if isinstance(inputs, Mapping):
+        return [(str(k), [v]) for k, v in inputs.items()]
+    if hasattr(inputs, "iloc"):  # a DataFrame
+        return [(str(name), inputs.iloc[:, i].tolist()) for i, name in enumerate(inputs.columns)]
+    names: dict[str, None] = {}
+    for row in inputs:
+        names.update(dict.fromkeys(row))
+    return [(str(k), [row.get(k) for row in inputs]) for k in names]
+
+
+def _output_columns(outputs: Any, n: int) -> Iterable[tuple[str, list[Any]]]:
+    if hasattr(outputs, "iloc") and hasattr(outputs, "columns"):  # a DataFrame
+        return [(f"{OUTPUT}.{name}", outputs.iloc[:, i].tolist()) for i, name in enumerate(outputs.columns)]
+    if hasattr(outputs, "tolist") and getattr(outputs, "ndim", 1) == 2:  # an array (n, k)
+        values = outputs.tolist()
+        width = len(values[0]) if values else 0
+        return [(f"{OUTPUT}.{i}", [row[i] for row in values]) for i in range(width)]
+    values = outputs.tolist() if hasattr(outputs, "tolist") else list(outputs)
+    if values and all(isinstance(v, Mapping) for v in values):
+        keys: dict[str, None] = {}
+        for v in values:
+            keys.update(dict.fromkeys(str(k) for k in v))
+        return [(f"{OUTPUT}.{k}", [v.get(k) for v in values]) for k in keys]
+    if values and all(isinstance(v, list | tuple) for v in values):
+        width = max(len(v) for v in values)
+        return [(f"{OUTPUT}.{i}", [v[i] if i < len(v) else None for v in values]) for i in range(width)]
+    return [(OUTPUT, values)]
+
+
+def _array(values: list[Any]) -> pa.Array:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array(
+            [
+                None
+                if _is_missing(v)
+                else v
+                if isinstance(v, str)
+                else json.dumps(v.tolist() if hasattr(v, "tolist") else v, default=str)
+                for v in values
+            ],
+            type=pa.string(),
+        )
+
+
+def build_table(
+    model: str,
+    records: Sequence[LogRecord],
+    *,
+    personal: frozenset[str] = frozenset(),
+    hasher: Callable[[Any], str] | None = None,
+) -> pa.Table:
+    """The segment table of ``records``; personal input columns are hashed with ``hasher``, or left out when
+    it is None."""
+    import pyarrow as pa
+
+    total = sum(r.rows for r in records)
+    request_ids: list[str] = []
+    row_index: list[int] = []
+    timestamps: list[int] = []
+    versions: list[int] = []
+    routes: list[str] = []
+    latencies: list[float] = []
+    data: dict[str, list[Any]] = {}  # input.* then output*, in the order first seen
+    offset = 0
+
+    def add(name: str, values: list[Any]) -> None:
+        column = data.get(name)
+        if column is None:
+            column = data[name] = [None] * offset
+        elif len(column) < offset:
+            column.extend([None] * (offset - len(column)))
+        column.extend(values)
+
+    for r in records:
+        n = r.rows
+        request_ids.extend([r.request_id] * n)
+        row_index.extend(range(n))
+        timestamps.extend([r.timestamp_ms] * n)
+        versions.extend([r.model_version] * n)
+        routes.extend([r.route] * n)
+        latencies.extend([r.latency_ms] * n)
+        for name, values in _input_columns(r.inputs):
+            if name in personal:
+                if hasher is None:
+                    continue
+                values = [None if _is_missing(v) else hasher(v) for v in values]
+            add(INPUT_PREFIX + name, values)
+        for name, values in _output_columns(r.outputs, n):
+            add(name, values)
+        offset += n
+
+    columns: dict[str, pa.Array] = {
+        "request_id": pa.array(request_ids, type=pa.string()),
+        "row": pa.array(row_index, type=pa.int32()),
+        "timestamp_ms": pa.array(timestamps, type=pa.int64()),
+        "model": pa.array([model] * total, type=pa.string()),
+        "model_version": pa.array(versions, type=pa.int64()),
+        "route": pa.array(routes, type=pa.string()),
+        "latency_ms": pa.array(latencies, type=pa.float64()),
+    }
+    inputs = [k for k in data if k.startswith(INPUT_PREFIX)]
+    outputs = [k for k in data if not k.startswith(INPUT_PREFIX)]
+    for name in inputs + outputs:
+        values = data[name]
+        values.extend([None] * (total - len(values)))
+        columns[name] = _array(values)
+    return pa.table(columns)
+
+
+def to_parquet(table: pa.Table, metadata: Mapping[str, str]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def from_parquet(data: bytes) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.read_table(pa.BufferReader(data))

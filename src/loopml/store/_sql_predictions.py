@@ -1,0 +1,218 @@
+"""The prediction log in SQL: the ``store.predictions`` repository of SqlStore.
+
+The logged rows themselves live in Parquet segments in the blob store; this repository keeps their index (a
+row per segment, with its time range, versions and routes, so a window reads only the segments it needs) and
+the labels that arrive later for a request id. Recording the same segment twice (a retry after the index write
+failed) keeps one row, so a segment is never counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Row, select
+
+from loopml.errors import ConflictError, InvalidArgumentError
+from loopml.store import _schema as t
+from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
+
+if TYPE_CHECKING:
+    from loopml.store._sql import SqlStore
+
+_S = t.prediction_segments.c
+_L = t.prediction_labels.c
+_CHUNK = 500  # ids per IN (...) query: well under every database's limit on bound parameters
+
+
+class SqlPredictionRepository:
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        insert = store.upsert_insert
+        self._insert_segment = insert(t.prediction_segments).on_conflict_do_nothing(
+            index_elements=["model", "digest"]
+        )
+        labels = insert(t.prediction_labels)
+        # a label replaces the one stored for the request unless that one is newer
+        self._upsert_labels = labels.on_conflict_do_update(
+            index_elements=["model", "request_id"],
+            set_={"label_json": labels.excluded.label_json, "at_ms": labels.excluded.at_ms},
+            where=t.prediction_labels.c.at_ms <= labels.excluded.at_ms,
+        )
+
+    # -- segments
+    def add_segment(
+        self,
+        model: str,
+        *,
+        digest: str,
+        num_rows: int,
+        min_ts: int,
+        max_ts: int,
+        versions: Iterable[int],
+        routes: Iterable[str],
+        created_ms: int,
+    ) -> PredictionSegment:
+        """Index a segment blob; the same digest again for the same model returns the segment there."""
+        if num_rows < 0 or min_ts > max_ts:
+            raise InvalidArgumentError(
+                f"a prediction segment needs num_rows >= 0 and min_ts <= max_ts (got {num_rows}, "
+                f"{min_ts}..{max_ts})."
+            )
+        row = {
+            "id": _segment_id(),
+            "model": model,
+            "digest": digest,
+            "num_rows": num_rows,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "versions_json": json.dumps(sorted({int(v) for v in versions})),
+            "routes_json": json.dumps(sorted({str(r) for r in routes})),
+            "created_ms": created_ms,
+        }
+
+        def write(conn: Connection) -> PredictionSegment:
+            conn.execute(self._insert_segment, row)
+            stored = conn.execute(
+                select(t.prediction_segments).where(_S.model == model, _S.digest == digest)
+            ).one()
+            return _segment(stored)
+
+        return self._store.write(write)
+
+    def segments(
+        self, model: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[PredictionSegment]:
+        """The segments of ``model`` holding rows timed in [since_ms, until_ms), oldest first."""
+        query = select(t.prediction_segments).where(_S.model == model)
+        if since_ms is not None:
+            query = query.where(_S.max_ts >= since_ms)
+        if until_ms is not None:
+            query = query.where(_S.min_ts < until_ms)
+        with self._store.read() as conn:
+            rows = conn.execute(query.order_by(_S.min_ts, _S.id)).all()
+        return [_segment(r) for r in rows]
+
+    def replace_segments(
+        self, model: str, old_ids: Sequence[str], new: Sequence[PredictionSegment]
+    ) -> list[PredictionSegment]:
+        """Swap segments for others holding the same rows (compaction), in one transaction."""
+        rows = [
+            {
+                "id": s.id,
+                "model": model,
+                "digest": s.digest,
+                "num_rows": s.num_rows,
+                "min_ts": s.min_ts,
+                "max_ts": s.max_ts,
+                "versions_json": json.dumps(sorted(s.versions)),
+                "routes_json": json.dumps(sorted(s.routes)),
+                "created_ms": s.created_ms,
+            }
+            for s in new
+        ]
+
+        def write(conn: Connection) -> list[PredictionSegment]:
+            ids = list(dict.fromkeys(old_ids))
+            deleted = 0
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                gone = conn.execute(t.prediction_segments.delete().where(_S.model == model, _S.id.in_(chunk)))
+                deleted += gone.rowcount
+            if deleted != len(ids):  # another compaction got there first: its rows must not count twice
+                raise ConflictError(
+                    f"{len(ids) - deleted} of the segments to replace for {model!r} are gone; none changed."
+                )
+            if rows:
+                conn.execute(self._insert_segment, rows)
+            digests = [s.digest for s in new]
+            stored = conn.execute(
+                select(t.prediction_segments).where(_S.model == model, _S.digest.in_(digests))
+            ).all()
+            return [_segment(r) for r in stored]
+
+        return self._store.write(write)
+
+    def models(self) -> list[str]:
+        """The models with logged predictions, by name."""
+        with self._store.read() as conn:
+            return [r[0] for r in conn.execute(select(_S.model).distinct().order_by(_S.model))]
+
+    # -- labels
+    def add_labels(self, model: str, labels: Sequence[tuple[str, Any]], *, at_ms: int) -> int:
+        """Store ground truth by request id (JSON values); the newest label of a request wins. Returns how
+        many were given (ids need not be known yet: a label may arrive before its segment is written)."""
+        latest: dict[str, str] = {}
+        for request_id, value in labels:
+            try:
+                latest[str(request_id)] = json.dumps(value, sort_keys=True)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(
+                    f"the label of request {request_id!r} is not JSON ({exc}); send a number, text, "
+                    "a list or an object."
+                ) from exc
+        rows = [
+            {"model": model, "request_id": rid, "label_json": value, "at_ms": at_ms}
+            for rid, value in latest.items()
+        ]
+
+        def write(conn: Connection) -> None:
+            for i in range(0, len(rows), _CHUNK):
+                conn.execute(self._upsert_labels, rows[i : i + _CHUNK])
+
+        if rows:
+            self._store.write(write)
+        return len(rows)
+
+    def labels(
+        self,
+        model: str,
+        request_ids: Iterable[str] | None = None,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[PredictionLabel]:
+        """The labels of ``model`` (of the given request ids; received in [since_ms, until_ms)), by time."""
+        base = select(t.prediction_labels).where(_L.model == model)
+        if since_ms is not None:
+            base = base.where(_L.at_ms >= since_ms)
+        if until_ms is not None:
+            base = base.where(_L.at_ms < until_ms)
+        found: list[Row[Any]] = []
+        with self._store.read() as conn:
+            if request_ids is None:
+                found.extend(conn.execute(base))
+            else:
+                ids = list(dict.fromkeys(str(r) for r in request_ids))
+                for i in range(0, len(ids), _CHUNK):
+                    found.extend(conn.execute(base.where(_L.request_id.in_(ids[i : i + _CHUNK]))))
+        found.sort(key=lambda r: (r.at_ms, r.request_id))
+        return [PredictionLabel(r.model, r.request_id, json.loads(r.label_json), r.at_ms) for r in found]
+
+    def referenced_digests(self) -> Iterator[str]:
+        with self._store.read() as conn:
+            rows = conn.execute(select(_S.digest).distinct()).all()
+        for row in rows:
+            yield row[0]
+
+
+def _segment_id() -> str:
+    """A new segment id that sorts by when it was made: segments with equal times read in write order."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
+
+
+def _segment(row: Row[Any]) -> PredictionSegment:
+    return PredictionSegment(
+        id=row.id,
+        model=row.model,
+        digest=row.digest,
+        num_rows=row.num_rows,
+        min_ts=row.min_ts,
+        max_ts=row.max_ts,
+        versions=tuple(json.loads(row.versions_json)),
+        routes=tuple(json.loads(row.routes_json)),
+        created_ms=row.created_ms,
+    )
