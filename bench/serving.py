@@ -869,8 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serialization, skops, trusting `sklearn.tree._tree.Tree`), so both servers check each request "
         "against the same inferred signature.",
         "Servers, each with its defaults for workers, both running throughout, started as a user starts "
-        f"them: "
-        f"`loopml serve {MODEL_NAME}@{ALIAS} --host 127.0.0.1 --port P`; "
+        f"them: `loopml serve {MODEL_NAME}@{ALIAS} --host 127.0.0.1 --port P`, which runs uvicorn, 1 worker "
+        "process by default (`--workers`), adaptive batching on (`--max-batch 64 --max-wait-ms 2`; a lone "
+        "request is not held back), every answered request written to the prediction log; "
         "`mlflow models serve -m MODEL_DIR --env-manager local -h 127.0.0.1 -p P`, which runs uvicorn with "
         "MLflow's FastAPI scoring app, 1 worker process by default (`--workers`/`MLFLOW_MODELS_WORKERS`), "
         "each prediction in a thread (`asyncio.to_thread`). Ready after: "
