@@ -25,7 +25,6 @@ import math
 import numbers
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 from loopml.config import Settings
 from loopml.errors import InvalidArgumentError, StudyFailedError
 from loopml.store import RunStatus
+from loopml.tracking._client import describe_error
 
 if TYPE_CHECKING:
     import optuna
@@ -280,8 +280,7 @@ class _Outcome:
 
 
 def _describe(exc: BaseException) -> str:
-    head = f"{type(exc).__name__}: {exc}"
-    return head + "\n\n" + "".join(traceback.format_exception(exc)).rstrip()
+    return describe_error(exc, exc.__traceback__)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ import logging
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from loopml.config import Settings
 from loopml.pipelines._materializers import StoredValue, load_value, save_value
 from loopml.pipelines._step import Step
 from loopml.store import DatasetVersion
+from loopml.tracking._client import describe_error
 
 
 class StepTimeoutError(Exception):
@@ -98,8 +98,7 @@ def execute(task: StepTask) -> StepResult:
 
 
 def _describe(exc: BaseException) -> str:
-    head = f"{type(exc).__name__}: {exc}"
-    return head + "\n\n" + "".join(traceback.format_exception(exc)).rstrip()
+    return describe_error(exc, exc.__traceback__)
 
 
 _settings_in_use: list[Settings] = []

@@ -6,8 +6,8 @@ scikit-learn estimator or a loaded model bundle whose ``predict`` takes a DataFr
 
 **Features.** The model receives ``data`` without the target column, as a DataFrame. Slice columns are
 regular columns of ``data``: when the model does not take them as inputs, pass ``features=`` (the columns
-the model reads), or let a scikit-learn estimator fitted on a DataFrame pick its own columns
-(``feature_names_in_``).
+the model reads), or let the model pick its own columns: a loaded bundle's signature, or a scikit-learn
+estimator fitted on a DataFrame (``feature_names_in_``).
 
 **Task.** ``task=None`` infers it: a model with ``predict_proba`` is a classifier; otherwise a numeric (not
 boolean) target with more than 20 distinct values is a regression target, and anything else a
@@ -358,9 +358,18 @@ def _check_data(data: Any, target: str, slices: Sequence[str], batch_size: int, 
         raise InvalidArgumentError(f"repeats must be 1 or more, not {repeats}")
 
 
+def _inputs(model: Any) -> list[str] | None:
+    """The columns a model takes: a loaded bundle's signature's, or those its estimator was fitted on."""
+    signature = getattr(model, "signature", None)
+    if signature is not None and getattr(signature, "input_format", "dataframe") == "dataframe":
+        return list(signature.input_names)
+    fitted = getattr(getattr(model, "raw", model), "feature_names_in_", None)
+    return None if fitted is None else [str(c) for c in fitted]
+
+
 def _features(model: Any, data: pd.DataFrame, target: str, features: Sequence[str] | None) -> pd.DataFrame:
     if features is None:
-        names = getattr(model, "feature_names_in_", None)
+        names = _inputs(model)
         if names is not None and all(name in data.columns for name in names) and target not in list(names):
             return data[list(names)]
         return data.drop(columns=[target])

@@ -8,19 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, NotFoundError
-from loopml.registry._registry import actor, get_model_version, load_model
+from loopml.registry._registry import _client, actor, get_model_version, load_model
 from loopml.store import DatasetVersion, GateRecord, ModelVersion
 
 if TYPE_CHECKING:
     from loopml.registry._evaluate import Evaluation
     from loopml.registry._gate import GateDecision
     from loopml.tracking import TrackingClient
-
-
-def _client(client: TrackingClient | None) -> TrackingClient:
-    from loopml.tracking import get_client
-
-    return client or get_client()
 
 
 def _is_ref(model: Any) -> bool:
@@ -66,8 +60,6 @@ def evaluate(
     frame, dataset = _data(data, client)
     version = get_model_version(model, client) if _is_ref(model) else None
     predictor = load_model(version, client) if version is not None else model
-    if "features" not in options:
-        options["features"] = _inputs(predictor)
     result = compute(predictor, frame, target=target, task=task, slices=slices, **options)
     if version is not None:
         client.store.models.add_evaluation(
@@ -77,15 +69,6 @@ def evaluate(
             dataset_version_id=None if dataset is None else dataset.id,
         )
     return result
-
-
-def _inputs(predictor: Any) -> list[str] | None:
-    """The columns a model takes: its signature's, or the ones its estimator was fitted on."""
-    signature = getattr(predictor, "signature", None)
-    if signature is not None and getattr(signature, "input_format", "dataframe") == "dataframe":
-        return list(signature.input_names)
-    fitted = getattr(getattr(predictor, "raw", predictor), "feature_names_in_", None)
-    return None if fitted is None else [str(c) for c in fitted]
 
 
 @dataclass(frozen=True)
