@@ -168,8 +168,7 @@ def _finished_steps(run_id: str) -> Reuse:
 
     client = get_client()
     found: dict[str, tuple[str, str, StoredValue]] = {}
-    for child_id in client.store.steps.children(run_id):
-        child = client.store.runs.get_run(child_id)
+    for child in client.store.steps.child_runs(run_id):
         outputs = child.tags.get(TAG_OUTPUTS)
         if child.status.value != "FINISHED" or not outputs:
             continue
@@ -284,7 +283,7 @@ def get_pipeline_run(run_id: str) -> PipelineRun:
         error=run.error,
         duration_s=run.duration_s,
     )
-    children = [client.store.runs.get_run(c) for c in client.store.steps.children(run_id)]
+    children = client.store.steps.child_runs(run_id)
     children.sort(key=lambda c: int(c.tags.get(TAG_POSITION, "0")))
     for child in children:
         outputs = child.tags.get(TAG_OUTPUTS)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from loopml.errors import NotFoundError
 from loopml.store import _schema as t
-from loopml.store._entities import CachedStep, RunStatus, StepRecord
+from loopml.store._entities import CachedStep, Run, RunStatus, StepRecord
 from loopml.store._sql_runs import _as_number
 
 if TYPE_CHECKING:
@@ -148,6 +148,10 @@ class SqlStepRepository:
         with self._store.read() as conn:
             rows = conn.execute(select(r.id).where(r.parent_id == parent_id).order_by(r.start_ms, r.id))
             return [row[0] for row in rows]
+
+    def child_runs(self, parent_id: str) -> list[Run]:
+        """A run's child runs, oldest first, with their params and tags, read at once."""
+        return self._store.runs._load_runs(self.children(parent_id))
 
     def producers(self, digest: str) -> list[str]:
         """The runs that hold a blob as an artifact, oldest first (the first one produced it)."""
