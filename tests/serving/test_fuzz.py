@@ -3,10 +3,6 @@ real server: none may get a server error."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 import loopml as lm
+
+from ._http import serving
 
 COLUMNS = ["temperature", "vibration", "status"]
 
@@ -50,32 +48,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         x, rng.integers(0, 2, size=300)
     )
     lm.register_model("fuzz", model, input_example=x.head(50))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "LOOPML_HOME": str(home)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "fuzz:1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(
-                process.stdout.read().decode() if process.stdout else "the server did not start"
-            )
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with serving("fuzz:1", env={**os.environ, "LOOPML_HOME": str(home)}) as served:
+        yield served.url
     if before is None:
         os.environ.pop("LOOPML_HOME", None)
     else:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +16,8 @@ from sklearn.ensemble import RandomForestClassifier
 
 import loopml as lm
 from loopml.serving import ModelServer, ServedModel, ServerOptions
+
+from ._http import serving
 
 COLUMNS = [f"f{i}" for i in range(5)]
 
@@ -222,30 +222,8 @@ def _metric(exposition: str, name: str) -> float:
 
 @pytest.fixture
 def served_process(registered: Any, loopml_home: Any) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "rf@champion", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.stdout.read().decode() if process.stdout else "no output")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with serving("rf@champion") as served:
+        yield served.url
 
 
 def test_loopml_serve_answers_over_real_http(

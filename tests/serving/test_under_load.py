@@ -4,10 +4,6 @@ exactly one prediction-log row per answered request."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import socket
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -21,15 +17,11 @@ import loopml as lm
 from loopml.monitoring import read_predictions
 from loopml.tracking import get_client
 
+from ._http import serving
+
 COLUMNS = [f"f{i}" for i in range(8)]
 SECONDS = 30.0
 CONNECTIONS = 32
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -40,27 +32,9 @@ def test_load_with_an_alias_move_loses_no_request_and_logs_each_once() -> None:
         model = LogisticRegression(random_state=seed).fit(x, (x[column] > 0).astype(int))
         lm.register_model("load", model, input_example=x.head(20))
     lm.set_alias("load", "champion", 1)
-    port = _port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "load@champion", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
-        answered, failures, versions = asyncio.run(_load(url, x))
-    finally:
-        server.send_signal(signal.SIGINT)  # a clean shutdown: the prediction log is closed
-        output = server.communicate(timeout=60)[0].decode()
+    with serving("load@champion") as served:
+        answered, failures, versions = asyncio.run(_load(served.url, x))
+    output = served.output
     assert failures == [], failures[:5]
     assert len(answered) > 100 and versions == {"1", "2"}, (len(answered), versions, output)
     client = get_client()

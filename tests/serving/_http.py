@@ -1,0 +1,58 @@
+"""``loopml serve`` in a process of its own, as a user starts it, for tests over real HTTP."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass
+class Served:
+    url: str
+    process: subprocess.Popen[bytes]
+    output: str = ""  # what the server printed, once it has stopped
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(ref: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> Iterator[Served]:
+    """Start ``loopml serve REF`` on a free port, wait until it is ready, and stop it cleanly (SIGINT: the
+    prediction log is closed) when the block ends."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "serve", ref, "--port", str(port)],
+        env=None if env is None else dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    served = Served(f"http://127.0.0.1:{port}", process)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(served.url + "/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(process.communicate()[0].decode() or "the server did not start")
+            time.sleep(0.2)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        served.output = process.communicate(timeout=60)[0].decode()
