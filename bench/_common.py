@@ -211,3 +211,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def print_report(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Sequence[str]) -> None:
+    """The figures as a table and the notes below it, on standard output."""
+    print()
+    print(markdown_table(header, rows))
+    print()
+    for note in notes:
+        print(f"- {note}")
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def compile_loopml() -> None:
+    """Byte-compile loopml as `pip install` does for a regular install (the peers' venvs have their .pyc
+    files): an editable install under PYTHONDONTWRITEBYTECODE would otherwise compile on every start."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_DIR / "src" / "loopml")], check=True)

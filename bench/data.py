@@ -46,6 +46,7 @@ from _common import (
     REPO_DIR,
     RESULTS_FILE,
     WORK_DIR,
+    compile_loopml,
     ensure_venv,
     fmt_duration,
     fmt_ratio,
@@ -53,6 +54,7 @@ from _common import (
     machine_info,
     markdown_table,
     median,
+    print_report,
     ratio,
     utc_now,
     write_results_section,
@@ -569,14 +571,6 @@ METHOD_NOTES = [
 ]
 
 
-def print_report(rows: Sequence[Row], notes: Sequence[str]) -> None:
-    print()
-    print(markdown_table(TABLE_HEADER, [row.cells() for row in rows]))
-    print()
-    for note in notes:
-        print(f"- {note}")
-
-
 def results_section(
     command: str,
     quick: bool,
@@ -613,9 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = Sizes.quick() if args.quick else Sizes.full()
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    # byte-compile loopml as `pip install` does for a regular install (DVC's venv has its .pyc files): an
-    # editable install under PYTHONDONTWRITEBYTECODE would otherwise recompile on every start
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_DIR / "src" / "loopml")], check=True)
+    compile_loopml()
     tools: list[Tool] = [Loopml(), Dvc(ensure_venv("dvc", [DVC_REQUIREMENT]))]
     versions = {tool.name: tool.version() for tool in tools}
     floors = startup_floor(tools, repeats=5)
@@ -657,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
             f"{loopml_after}); the figures may mix both. Run again on a quiet tree."
         )
-    print_report(rows, notes)
+    print_report(TABLE_HEADER, [row.cells() for row in rows], notes)
     if not args.no_write:
         command = " ".join([".venv/bin/python bench/data.py", *(argv if argv is not None else sys.argv[1:])])
         write_results_section(RESULTS_HEADING, results_section(command, args.quick, versions, rows, notes))

@@ -56,13 +56,16 @@ from _common import (
     REPO_DIR,
     RESULTS_FILE,
     WORK_DIR,
+    compile_loopml,
     ensure_venv,
     fmt_duration,
     fmt_ratio,
     fresh_dir,
+    load_average,
     machine_info,
     markdown_table,
     median,
+    print_report,
     ratio,
     run_worker,
     utc_now,
@@ -735,14 +738,6 @@ METHOD_NOTES = [
 ]
 
 
-def print_report(rows: Sequence[Row], notes: Sequence[str]) -> None:
-    print()
-    print(markdown_table(TABLE_HEADER, [row.cells() for row in rows]))
-    print()
-    for note in notes:
-        print(f"- {note}")
-
-
 def results_section(
     command: str,
     quick: bool,
@@ -780,11 +775,6 @@ def startup_floor(prefect_python: Path, session: Path, repeats: int = 3) -> dict
     }
 
 
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -800,14 +790,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = Sizes.quick(repeats) if args.quick else Sizes.full(repeats)
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    # byte-compile loopml as `pip install` does for a regular install (Prefect's venv has its .pyc files)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_DIR / "src" / "loopml")], check=True)
+    compile_loopml()
     prefect_python = ensure_venv("prefect", PREFECT_REQUIREMENTS)
     tools: list[Tool] = [Loopml(), Prefect(prefect_python)]
     versions = {tool.name: tool.version() for tool in tools}
     session = fresh_dir(WORK_DIR, "pipelines-")
     print(f"modules, workspaces and raw results in {session.relative_to(REPO_DIR)}")
-    load_before = _load()
+    load_before = load_average()
     floors = startup_floor(prefect_python, session)
 
     worker = session / "lm_worker.py"
@@ -837,7 +826,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"side by side: {CHAIN_LENGTH}-step pipeline, {sizes.repeats} fresh workspaces per tool")
     side = run_side_by_side(tools, session, sizes.repeats, args.keep)
-    load = f"load average {load_before} at the start, {_load()} at the end (a shared machine)"
+    load = f"load average {load_before} at the start, {load_average()} at the end (a shared machine)"
     raw = {
         "sizes": asdict(sizes),
         "startup_floor_s": floors,
@@ -861,7 +850,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
             f"{loopml_after}); the figures may mix both. Run again on a quiet tree."
         )
-    print_report(rows, notes)
+    print_report(TABLE_HEADER, [row.cells() for row in rows], notes)
     if not args.no_write:
         command = " ".join(
             [".venv/bin/python bench/pipelines.py", *(argv if argv is not None else sys.argv[1:])]

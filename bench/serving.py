@@ -66,9 +66,11 @@ from _common import (
     fmt_duration,
     fmt_ratio,
     fresh_dir,
+    load_average,
     machine_info,
     markdown_table,
     median,
+    print_report,
     ratio,
     run_worker,
     utc_now,
@@ -272,11 +274,6 @@ def _base_env() -> dict[str, str]:
     """This environment minus anything that would point a tool elsewhere or change how Python starts."""
     drop = ("LOOPML_", "MLFLOW_", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def free_port() -> int:
@@ -709,14 +706,6 @@ def results_section(
     return "\n".join(lines)
 
 
-def print_report(rows: Sequence[Row], notes: Sequence[str]) -> None:
-    print()
-    print(markdown_table(TABLE_HEADER, [row.cells() for row in rows]))
-    print()
-    for note in notes:
-        print(f"- {note}")
-
-
 # -- the bench
 
 
@@ -758,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     versions = tool_versions(mlflow_python)
     session = fresh_dir(WORK_DIR, "serving-")
     print(f"model, homes, logs and raw results in {session.relative_to(REPO_DIR)}")
-    load_before = _load()
+    load_before = load_average()
 
     base = {
         "workspace": str(session),
@@ -835,7 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
-    load = f"load average {load_before} at the start, {_load()} at the end (a shared machine)"
+    load = f"load average {load_before} at the start, {load_average()} at the end (a shared machine)"
 
     raw = {
         "versions": versions,
@@ -901,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
             f"{loopml_version()}); the figures may mix both. Run again on a quiet tree."
         )
-    print_report(table, notes)
+    print_report(TABLE_HEADER, [row.cells() for row in table], notes)
     if not args.keep:
         keep = session / "results.json"
         for child in session.iterdir():
