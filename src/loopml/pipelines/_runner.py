@@ -25,6 +25,8 @@ from loopml.pipelines._step import (
     PipelineDefinitionError,
     Planner,
     data_refs,
+    leaves,
+    map_leaves,
     planning,
     stop_planning,
 )
@@ -163,15 +165,7 @@ def run_graph(
         return {"params": step_params, "tags": step_tags}
 
     def used_versions(value: Any, found: list[str]) -> list[str]:
-        kind = type(value)
-        if kind is DatasetVersion:
-            found.append(value.id)
-        elif kind in (list, tuple):
-            for v in value:
-                used_versions(v, found)
-        elif kind is dict:
-            for v in value.values():
-                used_versions(v, found)
+        found.extend(leaf.id for leaf in leaves(value) if type(leaf) is DatasetVersion)
         return found
 
     def output_json(stored: StoredValue) -> str:
@@ -328,20 +322,19 @@ def run_graph(
 
 
 def _substitute(value: Any, states: dict[str, StepRun], versions: dict[str, DatasetVersion]) -> Any:
-    kind = type(value)
-    if kind is Handle:
-        stored = states[value.node_id].output
-        assert stored is not None, value.node_id
-        return stored
-    if kind is DatasetRef:
-        return versions[str(value)]
-    if kind is list:
-        return [_substitute(v, states, versions) for v in value]
-    if kind is tuple:
-        return tuple(_substitute(v, states, versions) for v in value)
-    if kind is dict:
-        return {k: _substitute(v, states, versions) for k, v in value.items()}
-    return value
+    """A node's arguments as a task takes them: handles become stored outputs, references dataset versions."""
+
+    def one(leaf: Any) -> Any:
+        kind = type(leaf)
+        if kind is Handle:
+            stored = states[leaf.node_id].output
+            assert stored is not None, leaf.node_id
+            return stored
+        if kind is DatasetRef:
+            return versions[str(leaf)]
+        return leaf
+
+    return map_leaves(value, one)
 
 
 def _reused(reuse: Reuse | None, nid: str, key: str) -> tuple[str, StoredValue] | None:

@@ -10,7 +10,7 @@ import contextvars
 import functools
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -77,18 +77,37 @@ class Planner:
         return Handle(node_id)
 
 
-def _collect(value: Any, found: dict[str, None], nodes: dict[str, Node], where: str) -> None:
+def leaves(value: Any) -> Iterator[Any]:
+    """What a step's argument holds: the value itself, or every value inside its lists, tuples and dicts."""
     kind = type(value)
-    if kind is Handle:
-        if value.node_id not in nodes:
-            raise PipelineDefinitionError(f"Step {where!r} got a handle from another pipeline.")
-        found[value.node_id] = None
-    elif kind in (list, tuple):
+    if kind is list or kind is tuple:
         for v in value:
-            _collect(v, found, nodes, where)
+            yield from leaves(v)
     elif kind is dict:
         for v in value.values():
-            _collect(v, found, nodes, where)
+            yield from leaves(v)
+    else:
+        yield value
+
+
+def map_leaves(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """The argument with ``fn`` applied to each value in its lists, tuples and dicts (kept as they are)."""
+    kind = type(value)
+    if kind is list:
+        return [map_leaves(v, fn) for v in value]
+    if kind is tuple:
+        return tuple(map_leaves(v, fn) for v in value)
+    if kind is dict:
+        return {k: map_leaves(v, fn) for k, v in value.items()}
+    return fn(value)
+
+
+def _collect(value: Any, found: dict[str, None], nodes: dict[str, Node], where: str) -> None:
+    for leaf in leaves(value):
+        if type(leaf) is Handle:
+            if leaf.node_id not in nodes:
+                raise PipelineDefinitionError(f"Step {where!r} got a handle from another pipeline.")
+            found[leaf.node_id] = None
 
 
 _planner: contextvars.ContextVar[Planner | None] = contextvars.ContextVar("loopml_planner", default=None)
@@ -221,12 +240,6 @@ def step(
 
 def data_refs(value: Any, found: dict[str, DatasetRef]) -> None:
     """Every dataset reference among a node's arguments (resolved to versions once, at the start of a run)."""
-    kind = type(value)
-    if kind is DatasetRef:
-        found[str(value)] = value
-    elif kind in (list, tuple):
-        for v in value:
-            data_refs(v, found)
-    elif kind is dict:
-        for v in value.values():
-            data_refs(v, found)
+    for leaf in leaves(value):
+        if type(leaf) is DatasetRef:
+            found[str(leaf)] = leaf

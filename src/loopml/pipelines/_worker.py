@@ -21,7 +21,7 @@ from typing import Any
 
 from loopml.config import Settings
 from loopml.pipelines._materializers import StoredValue, load_value, save_value
-from loopml.pipelines._step import Step
+from loopml.pipelines._step import Step, map_leaves
 from loopml.store import DatasetVersion
 from loopml.tracking._client import describe_error
 
@@ -121,20 +121,19 @@ def _use_settings(settings: Settings) -> None:
 
 
 def _resolve(value: Any, client: Any) -> Any:
-    kind = type(value)
-    if kind is StoredValue:
-        return load_value(value, client.artifacts)
-    if kind is DatasetVersion:
-        from loopml.data import load
+    """A task's arguments as the step takes them: stored outputs and dataset versions read back."""
 
-        return load(value, client=client)
-    if kind is list:
-        return [_resolve(v, client) for v in value]
-    if kind is tuple:
-        return tuple(_resolve(v, client) for v in value)
-    if kind is dict:
-        return {k: _resolve(v, client) for k, v in value.items()}
-    return value
+    def one(leaf: Any) -> Any:
+        kind = type(leaf)
+        if kind is StoredValue:
+            return load_value(leaf, client.artifacts)
+        if kind is DatasetVersion:
+            from loopml.data import load
+
+            return load(leaf, client=client)
+        return leaf
+
+    return map_leaves(value, one)
 
 
 @contextlib.contextmanager
