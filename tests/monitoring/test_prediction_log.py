@@ -206,6 +206,30 @@ def test_buffered_rows_are_written_after_the_flush_interval(
     logger.close()
 
 
+def test_records_arriving_during_a_slow_write_wait_for_the_next_interval(
+    store: SqlStore, artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steady trickle of requests while each segment takes a while to store must still give about one
+    segment per flush interval, not a segment for whatever arrived during the previous write."""
+    put = artifacts.put_bytes
+
+    def slow_put(data: bytes) -> object:
+        threading.Event().wait(0.03)
+        return put(data)
+
+    monkeypatch.setattr(artifacts, "put_bytes", slow_put)
+    logger = _logger(store, artifacts, flush_interval=0.3)
+    pause = threading.Event()
+    for i in range(150):  # about 1 s of requests, 150 a second
+        logger.log(
+            request_id=f"r{i}", model_version=1, route="c", inputs=[{"x": i}], outputs=[i], latency_ms=1
+        )
+        pause.wait(0.006)
+    logger.close()
+    assert logger.written_rows == 150
+    assert logger.written_segments <= 8, logger.written_segments  # at 0.3 s a segment: about 4, plus close
+
+
 def test_compaction_merges_small_segments_into_one(store: SqlStore, artifacts: LocalArtifactStore) -> None:
     logger = _logger(store, artifacts)
     for i in range(5):

@@ -162,13 +162,19 @@ class PredictionLogger:
     # -- writing
     def flush(self) -> None:
         """Write everything buffered now, blocking until it is indexed; raises if the sink fails."""
+        while self._write_buffered():
+            pass
+
+    def _write_buffered(self) -> bool:
+        """Write what is buffered at this moment (records arriving meanwhile wait for the next segment, so a
+        busy server does not turn into a stream of tiny segments); False when there was nothing."""
         with self._io:
-            while True:
-                with self._lock:
-                    batch = self._take()
-                if not batch:
-                    return
-                self._write(batch)
+            with self._lock:
+                batch = self._take()
+            if not batch:
+                return False
+            self._write(batch)
+            return True
 
     def close(self) -> None:
         """Flush and stop the background writer; every accepted record is written before this returns."""
@@ -257,7 +263,7 @@ class PredictionLogger:
                 if self._closed:
                     return  # close() writes what is left, in its own thread
             try:
-                self.flush()
+                self._write_buffered()
                 failures = 0
             except Exception as exc:
                 failures += 1
