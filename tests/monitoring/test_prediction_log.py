@@ -181,6 +181,39 @@ def test_the_default_salt_is_a_private_file_in_the_home(loopml_home: Path) -> No
     assert hash_value(7, salt) == hash_value(7.0, salt) == hash_value("7", salt) != hash_value(8, salt)
 
 
+def test_arrays_of_rows_are_logged_under_their_column_names(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    """The server hands numeric requests over as arrays; alone or in bulk, they read back as columns, and
+    a personal column among them is still hashed."""
+    logger = _logger(store, artifacts, personal=["id"], salt=b"s")
+    values = np.array([[1.0, 0.5], [2.0, 1.5], [3.0, 2.5]])
+    for i, rows in enumerate((values[:1], values[1:])):
+        logger.log(
+            request_id=f"r{i}",
+            model_version=1,
+            route="champion",
+            inputs=rows,
+            outputs=np.arange(len(rows)),
+            latency_ms=1,
+            input_names=["id", "x"],
+        )
+    logger.log(
+        request_id="r2",
+        model_version=1,
+        route="champion",
+        inputs=values[:1],
+        outputs=[9],
+        latency_ms=1,
+        input_names=("id", "x"),
+    )
+    logger.close()
+    logged = read_predictions(store, artifacts, "churn")
+    assert logged["input.x"].tolist() == [0.5, 1.5, 2.5, 0.5]
+    assert logged["output"].tolist() == [0, 0, 1, 9]
+    assert logged["input.id"].tolist()[0] == hash_value(1.0, b"s") != 1.0
+
+
 def test_segments_are_cut_by_size(store: SqlStore, artifacts: LocalArtifactStore) -> None:
     logger = _logger(store, artifacts, max_rows_per_segment=5)
     for i in range(12):
@@ -322,8 +355,18 @@ def test_a_request_needs_one_output_per_row(store: SqlStore, artifacts: LocalArt
     logger = _logger(store, artifacts)
     with pytest.raises(InvalidArgumentError, match="2 input row"):
         logger.log(request_id="r", model_version=1, route="c", inputs=[{}, {}], outputs=[1], latency_ms=1)
-    with pytest.raises(InvalidArgumentError, match="DataFrame or a list"):
+    with pytest.raises(InvalidArgumentError, match="DataFrame, a list of row dicts or a 2-D array"):
         logger.log(request_id="r", model_version=1, route="c", inputs="x", outputs=[1], latency_ms=1)
+    with pytest.raises(InvalidArgumentError, match="2 column.*needs as many input_names, not 1"):
+        logger.log(
+            request_id="r",
+            model_version=1,
+            route="c",
+            inputs=np.zeros((1, 2)),
+            outputs=[1],
+            latency_ms=1,
+            input_names=["a"],
+        )
     logger.close()
     assert not logger.log(request_id="r", model_version=1, route="c", inputs=[{}], outputs=[1], latency_ms=1)
     assert logger.dropped == 1  # after close: refused and counted

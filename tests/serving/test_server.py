@@ -106,6 +106,49 @@ async def test_every_mlflow_format_and_v2_give_the_models_predictions(
     assert response.headers["x-request-id"] == "mine"
 
 
+async def test_numeric_requests_take_the_array_path_with_the_same_answers(
+    client: httpx.AsyncClient, registered: tuple[pd.DataFrame, Any]
+) -> None:
+    """An all-float model gets plain numeric requests as one array, skipping the DataFrame; every shape
+    that path declines (reordered columns, a flat V2 tensor, whole numbers) must give the same answer."""
+    x, model = registered
+    expected = model.predict(x.head(3)).tolist()
+    rows = _rows(x)
+    reordered = list(reversed(COLUMNS))
+    flat = [v for row in rows for v in row]
+    bodies = [
+        ("/invocations", {"dataframe_split": {"columns": COLUMNS, "data": rows}}, "predictions"),
+        ("/invocations", {"dataframe_split": {"data": rows}}, "predictions"),
+        (
+            "/invocations",
+            {"dataframe_split": {"columns": reordered, "data": [r[::-1] for r in rows]}},
+            "predictions",
+        ),
+        ("/invocations", {"inputs": rows}, "predictions"),
+        (
+            "/v2/models/rf/infer",
+            {"inputs": [{"name": "x", "shape": [3, 5], "datatype": "FP64", "data": flat}]},
+            "v2",
+        ),
+        (
+            "/v2/models/rf/infer",
+            {"inputs": [{"name": "x", "shape": [3, 5], "datatype": "FP32", "data": rows}]},
+            "v2",
+        ),
+    ]
+    for path, body, kind in bodies:
+        response = await client.post(path, json=body)
+        assert response.status_code == 200, (body, response.text)
+        got = response.json()
+        assert (got["predictions"] if kind == "predictions" else got["outputs"][0]["data"]) == expected, body
+    whole = [[round(v) for v in row] for row in rows]
+    response = await client.post("/invocations", json={"instances": whole})
+    assert (
+        response.json()["predictions"]
+        == model.predict(pd.DataFrame(whole, columns=COLUMNS, dtype=float)).tolist()
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "body", "content_type", "status", "needle"),
     [
@@ -126,6 +169,8 @@ async def test_every_mlflow_format_and_v2_give_the_models_predictions(
             "f0",
         ),
         ("/invocations", b'{"instances": [[1, 2]]}', "application/json", 422, "5 values"),
+        ("/invocations", b'{"instances": [[true, 1, 2, 3, 4]]}', "application/json", 422, "f0"),
+        ("/invocations", b'{"instances": [[1, 2, 3, 4, "5"]]}', "application/json", 422, "f4"),
         ("/invocations", b'{"instances": [], "inputs": []}', "application/json", 400, "exactly one"),
         ("/invocations", b'{"dataframe_records": []}', "application/json", 400, "no rows"),
         ("/invocations", b"[1, 2]", "application/json", 400, "JSON object"),
@@ -415,3 +460,34 @@ async def test_every_answered_request_is_one_row_of_the_prediction_log(
     )
     joined = join_labels(log, read_labels(client.store, "rf"))
     assert joined.set_index("request_id").loc[ids[1], "label"] == 0
+
+
+def test_numeric_rows_takes_plain_numbers_and_declines_the_rest() -> None:
+    from loopml.serving._codec import numeric_rows
+
+    names = ["a", "b"]
+    taken = [
+        ("mlflow", {"dataframe_split": {"columns": names, "data": [[1.5, 2], [3, 4.5]]}}),
+        ("mlflow", {"instances": [[1.5, 2], [3, 4.5]]}),
+        ("v2", {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [1.5, 2, 3, 4.5]}]}),
+    ]
+    for protocol, body in taken:
+        values = numeric_rows(body, protocol, names)
+        assert values is not None and values.dtype == np.float64, body
+        assert values.tolist() == [[1.5, 2.0], [3.0, 4.5]]
+    declined = [
+        ("mlflow", {"dataframe_split": {"columns": ["b", "a"], "data": [[1, 2]]}}),  # reordered
+        ("mlflow", {"instances": [[True, 2]]}),  # a boolean is not a number here
+        ("mlflow", {"instances": [[None, 2]]}),  # a missing value
+        ("mlflow", {"instances": [["1", 2]]}),  # text
+        ("mlflow", {"instances": [[1, 2], [3]]}),  # ragged
+        ("mlflow", {"instances": [[1, 2, 3]]}),  # too wide
+        ("mlflow", {"instances": [[2**70, 1]]}),  # too large for numpy
+        ("mlflow", {"dataframe_records": [{"a": 1, "b": 2}]}),  # records go through the DataFrame
+        ("mlflow", {"instances": []}),
+        ("v2", {"inputs": [{"name": "a", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]}),  # a column
+        ("v2", {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "BYTES", "data": [1, 2]}]}),
+        ("v2", {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [1, 2]}]}),  # short
+    ]
+    for protocol, body in declined:
+        assert numeric_rows(body, protocol, names) is None, body

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, SignatureError
@@ -141,26 +142,43 @@ class Signature:
         return cls.from_dict(json.loads(data) if isinstance(data, str | bytes) else data)
 
     # -- enforcement
-    def _fits_exactly(self, frame: pd.DataFrame) -> bool:
-        """Whether every input column is there with exactly its numeric or boolean dtype, and without missing
-        values where the model had none: then there is nothing to check value by value."""
-        dtypes = frame.dtypes
-        checked_nulls = []
+    @cached_property
+    def _exact(self) -> tuple[list[str], list[Any], bool] | None:
+        """For a signature of numeric and boolean columns only (no categories): the column names, the numpy
+        dtype each must have to need no coercion, and whether some float column takes no missing values.
+        None for any other signature. Worked out once per signature."""
+        import numpy as np
+
+        wanted = []
         for spec in self.inputs:
-            wanted = _EXACT.get(spec.type)
-            if wanted is None or spec.categories is not None or spec.name not in dtypes.index:
-                return False
-            if dtypes[spec.name] != wanted:
-                return False
-            if spec.type == "float" and not spec.nullable:
-                checked_nulls.append(spec.name)
-        if checked_nulls:
+            dtype = _EXACT.get(spec.type)
+            if dtype is None or spec.categories is not None:
+                return None
+            wanted.append(np.dtype(dtype))
+        no_nulls = any(spec.type == "float" and not spec.nullable for spec in self.inputs)
+        return self.input_names, wanted, no_nulls
+
+    def _fits_exactly(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """``frame`` cut to the signature's columns, when each is there with exactly its numeric or boolean
+        dtype and has no missing values where the model had none: then nothing needs checking value by
+        value. None otherwise (the full check explains what does not fit)."""
+        exact = self._exact
+        if exact is None:
+            return None
+        names, wanted, no_nulls = exact
+        if frame.columns.tolist() != names:
+            if not frame.columns.is_unique or any(n not in frame.columns for n in names):
+                return None
+            frame = frame[names]
+        if frame.dtypes.tolist() != wanted:
+            return None
+        if no_nulls:
             import numpy as np
 
-            values = frame[checked_nulls].to_numpy()
+            values = frame.to_numpy()  # one block of float64 in the common case: a view, no copy
             if values.dtype.kind == "f" and bool(np.isnan(values).any()):
-                return False
-        return True
+                return None
+        return frame
 
     def validate(self, data: Any) -> tuple[pd.DataFrame, list[str]]:
         """``data`` (a DataFrame, a dict of columns or of one row, a list of row dicts, a 2-D array in
@@ -168,12 +186,13 @@ class Signature:
         what was changed (extra columns ignored). ``SignatureError`` lists every column that does not fit."""
         frame = to_frame(data, self.input_names)
         notes: list[str] = []
-        extra = [str(c) for c in frame.columns if c not in set(self.input_names)]
+        known = set(self.input_names)
+        extra = [str(c) for c in frame.columns if c not in known]
         if extra:
             notes.append(f"column(s) {_show(extra)} not in the signature: ignored")
-        if self._fits_exactly(frame):  # the common case when serving: nothing to coerce, nothing to report
-            names = self.input_names
-            return (frame if list(frame.columns) == names else frame[names]), notes
+        exact = self._fits_exactly(frame)
+        if exact is not None:  # the common case when serving: nothing to coerce, nothing to report
+            return exact, notes
         problems: list[tuple[str, str]] = []
         columns: dict[str, Any] = {}
         for spec in self.inputs:

@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from loopml._version import __version__
@@ -104,10 +104,21 @@ class PredictionLogger:
         outputs: Any,
         latency_ms: float,
         timestamp_ms: int | None = None,
+        input_names: Sequence[str] | None = None,
     ) -> bool:
         """Buffer one request (one or more rows); False, counted as dropped, when the buffer is full or the
-        logger is closed. Keep ``inputs`` and ``outputs`` unchanged afterwards: they are read when written."""
+        logger is closed. ``inputs`` is a DataFrame, a list of row dicts, one row dict, or a 2-D array whose
+        columns ``input_names`` names. Keep ``inputs`` and ``outputs`` unchanged afterwards: they are read
+        when written."""
         n = count_rows(inputs)
+        names = None
+        if getattr(inputs, "ndim", None) == 2 and not hasattr(inputs, "columns"):  # an array, not a DataFrame
+            names = tuple(str(c) for c in input_names or ())
+            if len(names) != inputs.shape[1]:
+                raise InvalidArgumentError(
+                    f"request {request_id!r}: an array of inputs with {inputs.shape[1]} column(s) needs as "
+                    f"many input_names, not {len(names)}."
+                )
         if count_outputs(outputs) != n:
             raise InvalidArgumentError(
                 f"request {request_id!r} has {n} input row(s) but {count_outputs(outputs)} output(s)."
@@ -123,6 +134,7 @@ class PredictionLogger:
             float(latency_ms),
             int(timestamp_ms),
             n,
+            names,
         )
         with self._lock:
             if self._closed or self._pending_rows + n > self.max_buffered_rows:

@@ -32,11 +32,12 @@ class LogRecord:
     request_id: str
     model_version: int
     route: str
-    inputs: Any  # a DataFrame, a list of row dicts, or one row dict
+    inputs: Any  # a DataFrame, a list of row dicts, one row dict, or a 2-D array whose columns are ``names``
     outputs: Any  # a sequence, an array (n,) or (n, k), a Series or a DataFrame
     latency_ms: float
     timestamp_ms: int
     rows: int
+    names: tuple[str, ...] | None = None  # the columns of an array of inputs
 
 
 def count_rows(inputs: Any) -> int:
@@ -45,8 +46,11 @@ def count_rows(inputs: Any) -> int:
         return 1
     if isinstance(inputs, list | tuple) or (hasattr(inputs, "columns") and hasattr(inputs, "iloc")):
         return len(inputs)
+    if getattr(inputs, "ndim", None) == 2:  # an array of rows, named by input_names
+        return int(inputs.shape[0])
     raise InvalidArgumentError(
-        f"prediction-log inputs must be a DataFrame or a list of row dicts, not {type(inputs).__name__}."
+        "prediction-log inputs must be a DataFrame, a list of row dicts or a 2-D array, "
+        f"not {type(inputs).__name__}."
     )
 
 
@@ -71,17 +75,19 @@ def _is_missing(value: Any) -> bool:
     )
 
 
-def _input_columns(inputs: Any) -> Iterable[tuple[str, list[Any]]]:
+def _input_columns(inputs: Any, names: Sequence[str] | None) -> Iterable[tuple[str, list[Any]]]:
+    if names is not None:  # a 2-D array
+        return list(zip(names, inputs.T.tolist(), strict=True))
     if isinstance(inputs, Mapping):
         return [(str(k), [v]) for k, v in inputs.items()]
     if hasattr(inputs, "iloc"):  # a DataFrame
         if inputs.columns.is_unique:
             return [(str(name), values) for name, values in inputs.to_dict(orient="list").items()]
         return [(str(name), inputs.iloc[:, i].tolist()) for i, name in enumerate(inputs.columns)]
-    names: dict[str, None] = {}
+    seen: dict[str, None] = {}
     for row in inputs:
-        names.update(dict.fromkeys(row))
-    return [(str(k), [row.get(k) for row in inputs]) for k in names]
+        seen.update(dict.fromkeys(row))
+    return [(str(k), [row.get(k) for row in inputs]) for k in seen]
 
 
 def _output_columns(outputs: Any, n: int) -> Iterable[tuple[str, list[Any]]]:
@@ -122,6 +128,15 @@ def _array(values: list[Any]) -> pa.Array:
         )
 
 
+def _shared_names(records: Sequence[LogRecord]) -> tuple[str, ...] | None:
+    """The column names shared by records that all hold arrays; None when any holds something else or the
+    names differ."""
+    names = records[0].names if records else None
+    if names is None or any(r.names != names for r in records):
+        return None
+    return names
+
+
 def build_table(
     model: str,
     records: Sequence[LogRecord],
@@ -151,10 +166,12 @@ def build_table(
             column.extend([None] * (offset - len(column)))
         column.extend(values)
 
-    # requests that all sent a DataFrame of the same columns (the server's case) are converted at once
+    # requests that all sent a DataFrame of the same columns, or all an array of the same columns (the
+    # server's cases), are converted at once
     frames = [r.inputs for r in records]
     first: Any = frames[0] if frames else None
-    bulk = (
+    arrays = len(frames) > 1 and _shared_names(records) is not None
+    bulk = arrays or (
         len(frames) > 1
         and hasattr(first, "columns")
         and first.columns.is_unique
@@ -168,7 +185,7 @@ def build_table(
         versions.extend([r.model_version] * n)
         routes.extend([r.route] * n)
         latencies.extend([r.latency_ms] * n)
-        for name, values in [] if bulk else _input_columns(r.inputs):
+        for name, values in [] if bulk else _input_columns(r.inputs, r.names):
             if name in personal:
                 if hasher is None:
                     continue
@@ -179,19 +196,22 @@ def build_table(
         offset += n
 
     if bulk:
-        import pandas as pd
+        if arrays:
+            import numpy as np
 
-        merged = pd.concat(frames, ignore_index=True)
-        for column in merged.columns:
-            name = str(column)
+            merged_columns = _input_columns(np.concatenate(frames), records[0].names)
+        else:
+            import pandas as pd
+
+            merged = pd.concat(frames, ignore_index=True)
+            merged_columns = [(str(c), merged[c].tolist()) for c in merged.columns]
+        for name, values in merged_columns:
             if name in personal:
                 if hasher is None:
                     continue
-                data[INPUT_PREFIX + name] = [
-                    None if _is_missing(v) else hasher(v) for v in merged[column].tolist()
-                ]
+                data[INPUT_PREFIX + name] = [None if _is_missing(v) else hasher(v) for v in values]
             else:
-                data[INPUT_PREFIX + name] = merged[column].tolist()
+                data[INPUT_PREFIX + name] = values
 
     columns: dict[str, pa.Array] = {
         "request_id": pa.array(request_ids, type=pa.string()),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from starlette.applications import Starlette
@@ -27,7 +28,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loopml.errors import InvalidArgumentError, LoopmlError, NotFoundError, SignatureError
-from loopml.serving._codec import RequestError, decode_csv, decode_mlflow, decode_v2, to_list, v2_datatype
+from loopml.serving._codec import (
+    RequestError,
+    decode_csv,
+    decode_mlflow,
+    decode_v2,
+    numeric_rows,
+    to_list,
+    v2_datatype,
+)
 from loopml.serving._metrics import ServerMetrics
 from loopml.serving._openapi import openapi_document
 from loopml.serving._routing import Lane, pick_canary, warm
@@ -37,13 +46,27 @@ MAX_BODY = 16 * 1024 * 1024
 
 @dataclass
 class ServedModel:
-    """The model version being served: what it answers to, and how it predicts."""
+    """The model version being served: what it answers to, and how it predicts.
+
+    Requests reach it as rows: a DataFrame, or, for a model whose inputs are all float columns, a float64
+    array already checked against the signature (``numeric_rows``), which becomes a DataFrame only once per
+    predict call, for the whole batch.
+    """
 
     name: str
     version: int
     ref: str
     model: Any  # loopml.models.LoadedModel
     columns: list[str] = field(default_factory=list)
+    numeric: bool = field(init=False, default=False)
+    _index: Any = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        signature = self.model.signature
+        self.numeric = signature is not None and all(
+            spec.type == "float" and spec.categories is None for spec in signature.inputs
+        )
+        self._index = pd.Index(self.columns)
 
     @classmethod
     def load(cls, ref: str) -> ServedModel:
@@ -61,14 +84,27 @@ class ServedModel:
         model = load_model(version)
         return cls(version.name, version.version, ref, model, _columns(model))
 
-    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.model.signature is None:
-            return frame
-        checked, _notes = self.model.validate(frame)
-        return checked  # type: ignore[no-any-return]
+    def frame(self, rows: Any) -> pd.DataFrame:
+        """``rows`` as a DataFrame of the signature's columns (an array of rows is wrapped, not copied)."""
+        if isinstance(rows, np.ndarray):
+            return pd.DataFrame(rows, columns=self._index, copy=False)
+        return rows  # type: ignore[no-any-return]
 
-    def predict(self, frame: pd.DataFrame) -> Any:
-        return self.model.predict(frame, validate=False)
+    def check(self, rows: Any) -> Any:
+        """``rows`` as the model takes them; ``SignatureError`` when they do not fit its signature."""
+        if isinstance(rows, np.ndarray) or self.model.signature is None:
+            return rows  # an array comes from numeric_rows, checked already
+        checked, _notes = self.model.validate(rows)
+        return checked
+
+    def merge(self, parts: list[Any]) -> Any:
+        """The rows of several requests as one batch, in order."""
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts)
+        return pd.concat([self.frame(p) for p in parts], ignore_index=True)
+
+    def predict(self, rows: Any) -> Any:
+        return self.model.predict(self.frame(rows), validate=False)
 
 
 def _columns(model: Any) -> list[str]:
@@ -158,16 +194,17 @@ class ModelServer:
         personal = [] if signature is None else list(signature.personal_columns)
         return PredictionLogger(client.store, client.artifacts, model=self.served.name, personal=personal)
 
-    def _log(self, lane: Lane, request_id: str, frame: pd.DataFrame, result: Any, seconds: float) -> None:
+    def _log(self, lane: Lane, request_id: str, rows: Any, result: Any, seconds: float) -> None:
         if self.logger is None:
             return
         accepted = self.logger.log(
             request_id=request_id,
             model_version=lane.served.version,
             route=lane.route,
-            inputs=frame,
+            inputs=rows,
             outputs=result,
             latency_ms=seconds * 1000,
+            input_names=lane.served.columns if isinstance(rows, np.ndarray) else None,
         )
         if not accepted:
             self.metrics.log_dropped.inc()
@@ -324,13 +361,15 @@ class ModelServer:
     async def invocations(self, request: Request) -> Response:
         return await self._handle(request, "invocations", self._decode_mlflow, _encode_mlflow)
 
-    def _decode_v2(self, body: bytes, content_type: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def _decode_v2(self, body: bytes, content_type: str, served: ServedModel) -> tuple[Any, dict[str, Any]]:
         if not content_type.startswith("application/json") and content_type:
             raise RequestError(415, f"send application/json, not {content_type}")
         parsed = _parse_json(body)
-        frame = decode_v2(parsed, self.served.columns)
+        rows: Any = numeric_rows(parsed, "v2", served.columns) if served.numeric else None
+        if rows is None:
+            rows = decode_v2(parsed, served.columns)
         context = {"id": parsed.get("id") if isinstance(parsed.get("id"), str) else None}
-        return frame, context
+        return rows, context
 
     def _encode_v2(
         self, result: Any, context: dict[str, Any], request_id: str, served: ServedModel
@@ -354,20 +393,24 @@ class ModelServer:
             ],
         }
 
-    def _decode_mlflow(self, body: bytes, content_type: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def _decode_mlflow(
+        self, body: bytes, content_type: str, served: ServedModel
+    ) -> tuple[Any, dict[str, Any]]:
         if content_type.startswith("text/csv"):
             return decode_csv(body.decode("utf-8", errors="replace")), {}
         if not content_type.startswith("application/json"):
             raise RequestError(
                 415, f"send application/json or text/csv, not {content_type or 'no content type'}"
             )
-        return decode_mlflow(_parse_json(body), self.served.columns), {}
+        parsed = _parse_json(body)
+        rows = numeric_rows(parsed, "mlflow", served.columns) if served.numeric else None
+        return (decode_mlflow(parsed, served.columns) if rows is None else rows), {}
 
     async def _handle(
         self,
         request: Request,
         route: str,
-        decode: Callable[[bytes, str], tuple[pd.DataFrame, dict[str, Any]]],
+        decode: Callable[[bytes, str, ServedModel], tuple[Any, dict[str, Any]]],
         encode: Callable[[Any, dict[str, Any], str, ServedModel], dict[str, Any]],
     ) -> Response:
         started = time.perf_counter()
@@ -386,7 +429,7 @@ class ModelServer:
                     413, f"the body is larger than {self.options.max_body} bytes; send fewer rows"
                 )
             body = await _read_body(request, self.options.max_body)
-            frame, context = decode(body, request.headers.get("content-type", "").lower())
+            frame, context = decode(body, request.headers.get("content-type", "").lower(), lane.served)
             if len(frame) == 0:
                 raise RequestError(400, "the request holds no rows")
             try:
@@ -413,7 +456,7 @@ class ModelServer:
             lane.leave()
         metrics.observe(route, status, time.perf_counter() - started, lane.route)
         if status == 200 and self.shadow is not None and frame is not None:
-            self._background(self._run_shadow(self.shadow, frame, request_id))
+            self._background(self._run_shadow(self.shadow, lane.served.frame(frame), request_id))
         return response
 
     def _background(self, coroutine: Any) -> None:

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Predict = Callable[[pd.DataFrame], Any]
+Predict = Callable[[Any], Any]
+Merge = Callable[[list[Any]], Any]
+
+
+def _concat(parts: list[Any]) -> Any:
+    return pd.concat(parts, ignore_index=True)
 
 
 class Batcher:
@@ -28,13 +33,15 @@ class Batcher:
         max_batch: int = 64,
         max_wait: float = 0.002,
         on_batch: Callable[[int], None] | None = None,
+        merge: Merge = _concat,
     ) -> None:
         self.predict = predict
+        self.merge = merge
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.on_batch = on_batch
         self.pending = 0  # requests admitted and not answered: more may be on their way to the queue
-        self._queue: asyncio.Queue[tuple[pd.DataFrame, asyncio.Future[Any]]] | None = None
+        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-model")
 
@@ -49,7 +56,8 @@ class Batcher:
                 await self._task
         self._thread.shutdown(wait=True)
 
-    async def submit(self, frame: pd.DataFrame) -> Any:
+    async def submit(self, frame: Any) -> Any:
+        """The prediction for ``frame`` (rows: a DataFrame, or whatever ``merge`` joins)."""
         assert self._queue is not None, "the batcher is not started"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((frame, future))
@@ -78,7 +86,7 @@ class Batcher:
             await self._dispatch(items, loop)
 
     async def _dispatch(
-        self, items: list[tuple[pd.DataFrame, asyncio.Future[Any]]], loop: asyncio.AbstractEventLoop
+        self, items: list[tuple[Any, asyncio.Future[Any]]], loop: asyncio.AbstractEventLoop
     ) -> None:
         frames = [f for f, _ in items]
         if self.on_batch is not None:
@@ -87,7 +95,7 @@ class Batcher:
             if len(frames) == 1:
                 outputs = [await loop.run_in_executor(self._thread, self.predict, frames[0])]
             else:
-                merged = pd.concat(frames, ignore_index=True)
+                merged = self.merge(frames)
                 result = np.asarray(await loop.run_in_executor(self._thread, self.predict, merged))
                 outputs, start = [], 0
                 for f in frames:

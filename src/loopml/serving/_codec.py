@@ -193,6 +193,72 @@ def decode_mlflow(body: Any, columns: Sequence[str]) -> pd.DataFrame:
         raise RequestError(400, f"{key!r} does not make a table: {exc}", key) from None
 
 
+_NUMERIC_V2 = {
+    "FP64",
+    "FP32",
+    "FP16",
+    "INT64",
+    "INT32",
+    "INT16",
+    "INT8",
+    "UINT64",
+    "UINT32",
+    "UINT16",
+    "UINT8",
+}
+
+
+def numeric_rows(body: Any, protocol: str, columns: Sequence[str]) -> np.ndarray | None:
+    """The rows of a request made only of numbers, in the signature's column order, as one float64 array:
+    MLflow's ``dataframe_split`` (with the signature's columns, in order), ``instances`` or ``inputs`` as
+    lists of rows, or a V2 request with one [n, k] tensor. None for any other shape or value; the full
+    decoding and signature check then answer, and explain what does not fit."""
+    if not isinstance(body, dict) or not columns:
+        return None
+    data: Any = None
+    if protocol == "v2":
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+            return None
+        tensor = inputs[0]
+        shape = tensor.get("shape")
+        if (
+            tensor.get("name") in columns
+            or tensor.get("datatype") not in _NUMERIC_V2
+            or not isinstance(shape, list)
+            or len(shape) != 2
+            or shape[1] != len(columns)
+        ):
+            return None
+        data = tensor.get("data")
+        if isinstance(data, list) and data and not isinstance(data[0], list):  # flat, row-major
+            if len(data) != shape[0] * shape[1]:
+                return None
+            data = [data[i : i + shape[1]] for i in range(0, len(data), shape[1])]
+        elif not isinstance(data, list) or len(data) != shape[0]:
+            return None
+    elif len(body) == 1:
+        ((key, value),) = body.items()
+        if key == "dataframe_split" and isinstance(value, dict):
+            names = value.get("columns")
+            if names is not None and names != list(columns):
+                return None
+            data = value.get("data")
+        elif key in ("instances", "inputs"):
+            data = value
+    if not isinstance(data, list) or not data or not all(type(row) is list for row in data):
+        return None
+    if any(v is True or v is False for row in data for v in row):  # numpy would take them for 1 and 0
+        return None
+    try:
+        values = np.array(data)
+    except (ValueError, TypeError, OverflowError):  # ragged rows, values numpy will not hold
+        return None
+    if values.ndim != 2 or values.shape[1] != len(columns) or values.dtype.kind not in "fiu":
+        return None
+    return values.astype(np.float64, copy=False)
+
+
 def decode_csv(text: str) -> pd.DataFrame:
     import io
 

@@ -36,6 +36,7 @@ class Lane:
                 max_batch=options.max_batch,
                 max_wait=options.max_wait_ms / 1000,
                 on_batch=metrics.batch_size.observe,
+                merge=served.merge,
             )
 
     async def start(self) -> None:
@@ -52,7 +53,7 @@ class Lane:
         if self.batcher is not None:
             self.batcher.pending -= 1
 
-    async def predict(self, frame: pd.DataFrame) -> Any:
+    async def predict(self, frame: Any) -> Any:
         if self.batcher is not None:
             return await self.batcher.submit(frame)
         return await asyncio.get_running_loop().run_in_executor(None, self.served.predict, frame)
