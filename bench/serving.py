@@ -600,12 +600,17 @@ class FloorProcess:
             self.proc.wait()
 
 
+def pairing(quick: bool) -> tuple[int, float]:
+    """Short paired 1-connection runs per server and repeat, and the seconds of each run and floor reading."""
+    return (2, 1.0) if quick else (PAIRS_PER_REPEAT, PAIR_SECONDS)
+
+
 def paired_slices(
     server: Server, floor: FloorProcess, figures: Figures, script: Path, bodies: Path, *, quick: bool
 ) -> None:
     """Short 1-connection runs, each between two readings of the in-process floor (F W F W ... F): each run
     is compared with the mean of the floors on either side of it, so the machine's drift cancels out."""
-    pairs, seconds = (2, 1.0) if quick else (PAIRS_PER_REPEAT, PAIR_SECONDS)
+    pairs, seconds = pairing(quick)
     before = floor.p50_s(seconds)
     for _ in range(pairs):
         run = run_wrk(server, "/invocations", 1, seconds, script, bodies)
@@ -948,6 +953,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise RuntimeError(f"errors under load (raw results in {session / 'results.json'}): {errors}")
 
     lm, mf = figures["loopml"], figures["mlflow"]
+    pairs, pair_s = pairing(args.quick)
     table = build_rows(lm, mf, floors, repeats)
     assert lm.health is not None and mf.health is not None
     notes = [
@@ -977,8 +983,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{fmt_duration(mf.health.p50_s)} ({mf.health.rps:,.0f} req/s).",
         "The 1-connection goal is judged on short paired runs, because this machine's speed drifts from one "
         "minute to the next (the same in-process predict has measured from 2.8 to 5.7 ms p50 within an "
-        f"hour): per server and repeat, {PAIRS_PER_REPEAT} wrk runs of {PAIR_SECONDS:g} s at 1 connection, "
-        f"each between two {PAIR_SECONDS:g} s readings of the model's in-process predict (a process of the "
+        f"hour): per server and repeat, {pairs} wrk runs of {pair_s:g} s at 1 connection, "
+        f"each between two {pair_s:g} s readings of the model's in-process predict (a process of the "
         "tool's venv that stays up, each call timed on its own), and each run's p50 compared with the mean "
         "of the readings on either side. loopml's p50 above its floor: "
         f"{', '.join(fmt_duration(d) for d in lm.above_floor_s())} (floors "

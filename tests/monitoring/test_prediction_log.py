@@ -357,7 +357,7 @@ def test_a_request_needs_one_output_per_row(store: SqlStore, artifacts: LocalArt
         logger.log(request_id="r", model_version=1, route="c", inputs=[{}, {}], outputs=[1], latency_ms=1)
     with pytest.raises(InvalidArgumentError, match="DataFrame, a list of row dicts or a 2-D array"):
         logger.log(request_id="r", model_version=1, route="c", inputs="x", outputs=[1], latency_ms=1)
-    with pytest.raises(InvalidArgumentError, match="2 column.*needs as many input_names, not 1"):
+    with pytest.raises(InvalidArgumentError, match=r"2 column.*needs as many input_names, not 1"):
         logger.log(
             request_id="r",
             model_version=1,

@@ -321,6 +321,47 @@ async def test_a_request_that_breaks_a_batch_fails_alone() -> None:
     ]
 
 
+async def test_a_lone_request_to_a_fast_model_is_predicted_on_the_event_loop() -> None:
+    """Alone, a request skips the hop to the model thread; together, requests still share a batch; and a
+    model that proves slow is kept off the event loop."""
+    import threading
+
+    from loopml.serving import Batcher
+
+    calls: list[tuple[str, int]] = []
+    delay = 0.0
+
+    def predict(frame: pd.DataFrame) -> Any:
+        calls.append((threading.current_thread().name, len(frame)))
+        if delay:
+            threading.Event().wait(delay)
+        return frame["v"].to_numpy()
+
+    batcher = Batcher(predict, max_batch=16, max_wait=0.05, inline_below=0.01)
+    await batcher.start()
+    loop_thread = threading.current_thread().name
+    try:
+        batcher.pending = 1
+        assert (await batcher.submit(pd.DataFrame({"v": [1.0]}))).tolist() == [1.0]
+        assert calls == [(loop_thread, 1)]
+
+        calls.clear()
+        batcher.pending = 4
+        await asyncio.gather(*(batcher.submit(pd.DataFrame({"v": [float(i)]})) for i in range(4)))
+        assert all(name != loop_thread for name, _ in calls) and sum(n for _, n in calls) == 4
+        assert len(calls) < 4  # merged
+
+        calls.clear()
+        delay = 0.03  # slower than inline_below: once seen, the model stays on its thread
+        batcher.pending = 1
+        for _ in range(4):  # the average of call times catches up within a few calls
+            await batcher.submit(pd.DataFrame({"v": [1.0]}))
+        assert batcher.call_seconds >= 0.01
+        assert calls[-1][0] != loop_thread
+    finally:
+        await batcher.stop()
+
+
 def _second_version(x: pd.DataFrame) -> Any:
     y = (x["f2"] > 0).astype(int)  # a different model: it answers differently
     model = RandomForestClassifier(10, max_depth=4, random_state=1).fit(x, y)

@@ -4,6 +4,11 @@ One model thread runs predictions one batch at a time. While it works, new reque
 takes everything queued, up to ``max_batch`` rows. A batch waits (at most ``max_wait``) only while more
 requests are known to be on their way, so a lone request is never held back. A batch whose predict fails is
 retried request by request, so one bad request cannot fail the others.
+
+A request that arrives alone (nothing else in flight or queued, the model idle, even after every request
+ready to run has had its turn) is predicted right on the event loop when the model is fast (its calls have
+taken under ``inline_below`` seconds on average): handing it to the model thread and back would cost more
+than it saves. A slower model always runs on its thread, so the event loop stays free for health checks.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,9 +40,13 @@ class Batcher:
         max_wait: float = 0.002,
         on_batch: Callable[[int], None] | None = None,
         merge: Merge = _concat,
+        inline_below: float = 0.01,
     ) -> None:
         self.predict = predict
         self.merge = merge
+        self.inline_below = inline_below
+        self.call_seconds = 0.0  # a moving average of the predict calls' durations
+        self._busy = False  # a batch is being predicted on the model thread
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.on_batch = on_batch
@@ -59,9 +69,33 @@ class Batcher:
     async def submit(self, frame: Any) -> Any:
         """The prediction for ``frame`` (rows: a DataFrame, or whatever ``merge`` joins)."""
         assert self._queue is not None, "the batcher is not started"
+        if self._alone(frame):
+            await asyncio.sleep(0)  # requests already received get to reach the queue first
+            if self._alone(frame):
+                if self.on_batch is not None:
+                    self.on_batch(len(frame))
+                return self._timed(frame)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((frame, future))
         return await future
+
+    def _alone(self, frame: Any) -> bool:
+        assert self._queue is not None
+        return (
+            self.pending <= 1
+            and not self._busy
+            and self._queue.empty()
+            and self.call_seconds < self.inline_below
+            and len(frame) <= self.max_batch
+        )
+
+    def _timed(self, frame: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.predict(frame)
+        finally:
+            seconds = time.perf_counter() - started
+            self.call_seconds = seconds if not self.call_seconds else 0.8 * self.call_seconds + 0.2 * seconds
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -83,7 +117,11 @@ class Batcher:
                 if queue.empty():
                     await asyncio.sleep(0.0002)
                 waited += loop.time() - started
-            await self._dispatch(items, loop)
+            self._busy = True
+            try:
+                await self._dispatch(items, loop)
+            finally:
+                self._busy = False
 
     async def _dispatch(
         self, items: list[tuple[Any, asyncio.Future[Any]]], loop: asyncio.AbstractEventLoop
@@ -93,10 +131,10 @@ class Batcher:
             self.on_batch(sum(len(f) for f in frames))
         try:
             if len(frames) == 1:
-                outputs = [await loop.run_in_executor(self._thread, self.predict, frames[0])]
+                outputs = [await loop.run_in_executor(self._thread, self._timed, frames[0])]
             else:
                 merged = self.merge(frames)
-                result = np.asarray(await loop.run_in_executor(self._thread, self.predict, merged))
+                result = np.asarray(await loop.run_in_executor(self._thread, self._timed, merged))
                 outputs, start = [], 0
                 for f in frames:
                     outputs.append(result[start : start + len(f)])
