@@ -23,9 +23,10 @@ turns, repeat by repeat, so a change in the machine's load weighs on both; the f
 ``--repeats``.
 
 The floor: the model's own in-process ``model.predict(one_row_df)`` (sklearn, the same pickled object), timed
-call by call in a fresh process, p50, measured again right before each 1-connection run: on a shared machine
-the speed of the same code drifts by half from one minute to the next, so each run is compared with the
-floor of its own minute. For context, the same through each tool's in-process API
+call by call, p50. On a shared machine the speed of the same code drifts by half from one minute to the
+next, so the 1-connection goal is judged on interleaved timing: a process of each tool's venv sends one
+request at a time over a keep-alive connection and, after each answer, predicts the same row in process; the
+two p50s come from the same moments. For context, the same through each tool's in-process API
 (``lm.load_model(...).predict``, ``mlflow.pyfunc.load_model(...).predict``) and each server's plain HTTP
 round trip (``GET /v2/health/ready``, ``GET /ping``) at 1 connection.
 
@@ -99,8 +100,9 @@ TREES, DEPTH, FEATURES = 50, 8, 20
 TRAIN_ROWS, QUERY_ROWS, SEED = 5_000, 100, 20241122
 CONNECTIONS = (1, 16)
 THROUGHPUT_GOAL = 10.0  # "at 16 concurrent connections, at least 10x MLflow's throughput"
-PAIRS_PER_REPEAT = 4  # short 1-connection runs between floor readings, per server and repeat
-PAIR_SECONDS = 2.0
+INTERLEAVE_SECONDS = (
+    10.0  # per server and repeat: requests one at a time, each followed by an in-process predict
+)
 FLOOR_MARGIN_S = 0.001  # "at 1 connection, p50 within 1 ms of the model's own in-process predict time"
 READY_TIMEOUT_S = 180.0
 WRK_TIMEOUT = "10s"  # a request slower than this counts as an error
@@ -232,15 +234,83 @@ def floor():
 
 
 def floor_loop():
-    """Stay up; for each number of seconds read from stdin, time the model's predict that long (one JSON
-    line each), so the floor can be taken between short load runs without starting a process each time."""
+    """Stay up and take commands from stdin, one JSON line each, answering each with one JSON line:
+    ``{"seconds": S}`` times the model's predict that long; ``{"seconds": S, "url": U, "bodies": F}`` sends
+    the bodies of F (one per line) to U, one request at a time on one keep-alive connection, and after each
+    answer predicts the same row in process, so both are timed in the same moments."""
     predict, frames = load_pickled().predict, query_frames()
     for frame in frames:
         predict(frame)
     for line in sys.stdin:
-        REQ["seconds"] = float(line)
-        print(json.dumps(time_calls(predict, frames)), flush=True)
+        command = json.loads(line)
+        REQ["seconds"] = float(command["seconds"])
+        if "url" not in command:
+            print(json.dumps(time_calls(predict, frames)), flush=True)
+            continue
+        print(json.dumps(interleave(predict, frames, command["url"], command["bodies"])), flush=True)
     return {}
+
+
+def interleave(predict, frames, url, bodies_path):
+    import socket
+    import urllib.parse
+
+    target = urllib.parse.urlsplit(url)
+    bodies = Path(bodies_path).read_bytes().splitlines()
+    assert len(bodies) == len(frames), "one body per query row, in the same order"
+    requests = [  # written whole, like wrk's: the client's own cost stays out of the figures
+        (
+            f"POST {target.path} HTTP/1.1\\r\\nHost: {target.netloc}\\r\\n"
+            f"Content-Type: application/json\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+    sock = socket.create_connection((target.hostname, target.port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    over_http, in_process = [], []
+    deadline = time.perf_counter() + REQ["seconds"]
+    i = 0
+    while time.perf_counter() < deadline or len(over_http) < 200:
+        start = time.perf_counter_ns()
+        sock.sendall(requests[i % len(requests)])
+        status = read_response(sock)
+        over_http.append((time.perf_counter_ns() - start) / 1e9)
+        if status != 200:
+            raise RuntimeError(f"{url} answered {status}")
+        start = time.perf_counter_ns()
+        predict(frames[i % len(frames)])
+        in_process.append((time.perf_counter_ns() - start) / 1e9)
+        i += 1
+    sock.close()
+    return {
+        "requests": len(over_http),
+        "http_p50_s": statistics.median(over_http),
+        "predict_p50_s": statistics.median(in_process),
+    }
+
+
+def read_response(sock):
+    """Read one HTTP/1.1 response with a Content-Length body; its status."""
+    data = b""
+    while b"\\r\\n\\r\\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        data += chunk
+    head, _, body = data.partition(b"\\r\\n\\r\\n")
+    lines = head.split(b"\\r\\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        body += chunk
+    return int(lines[0].split()[1])
 
 
 if __name__ == "__main__":
@@ -579,16 +649,17 @@ class FloorProcess:
             text=True,
         )
 
-    def p50_s(self, seconds: float) -> float:
+    def ask(self, command: Mapping[str, Any]) -> dict[str, Any]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{seconds}\n")
+        self.proc.stdin.write(json.dumps(dict(command)) + "\n")
         self.proc.stdin.flush()
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError(f"the floor process ended (exit {self.proc.wait()})")
             if line.startswith("{"):
-                return float(json.loads(line)["p50_s"])
+                answer: dict[str, Any] = json.loads(line)
+                return answer
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -600,26 +671,16 @@ class FloorProcess:
             self.proc.wait()
 
 
-def pairing(quick: bool) -> tuple[int, float]:
-    """Short paired 1-connection runs per server and repeat, and the seconds of each run and floor reading."""
-    return (2, 1.0) if quick else (PAIRS_PER_REPEAT, PAIR_SECONDS)
-
-
-def paired_slices(
-    server: Server, floor: FloorProcess, figures: Figures, script: Path, bodies: Path, *, quick: bool
-) -> None:
-    """Short 1-connection runs, each between two readings of the in-process floor (F W F W ... F): each run
-    is compared with the mean of the floors on either side of it, so the machine's drift cancels out."""
-    pairs, seconds = pairing(quick)
-    before = floor.p50_s(seconds)
-    for _ in range(pairs):
-        run = run_wrk(server, "/invocations", 1, seconds, script, bodies)
-        after = floor.p50_s(seconds)
-        figures.slices.append(run)
-        figures.floors.append((before + after) / 2)
-        before = after
-    diffs = ", ".join(fmt_duration(d) for d in figures.above_floor_s()[-pairs:])
-    print(f"  {server.label:<7} 1 conn, p50 above the in-process floor in {pairs} short runs: {diffs}")
+def interleaved(server: Server, floor: FloorProcess, figures: Figures, bodies: Path, seconds: float) -> None:
+    """One request at a time over HTTP, each followed by the model's in-process predict of the same row in
+    the floor process: both p50s come from the same moments, whatever the machine's speed does meanwhile."""
+    got = floor.ask({"seconds": seconds, "url": server.base + "/invocations", "bodies": str(bodies)})
+    figures.interleaved.append(got)
+    print(
+        f"  {server.label:<7} 1 conn, interleaved with in-process predicts: p50 "
+        f"{fmt_duration(got['http_p50_s'])} over HTTP, {fmt_duration(got['predict_p50_s'])} in process, "
+        f"{got['requests']:,} requests"
+    )
 
 
 def describe(run: Run) -> str:
@@ -634,12 +695,17 @@ def describe(run: Run) -> str:
 class Figures:
     runs: dict[int, list[Run]] = field(default_factory=lambda: {c: [] for c in CONNECTIONS})
     health: Run | None = None
-    floors: list[float] = field(default_factory=list)  # in-process predict p50 around each short 1-conn run
-    slices: list[Run] = field(default_factory=list)  # the short 1-connection runs, between floor readings
+    interleaved: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # per repeat: requests and predicts, in turn
+
+    @property
+    def floors(self) -> list[float]:
+        return [i["predict_p50_s"] for i in self.interleaved]
 
     def above_floor_s(self) -> list[float]:
-        """Each short 1-connection run's p50 minus the in-process predict p50 around it."""
-        return [r.p50_s - f for r, f in zip(self.slices, self.floors, strict=True)]
+        """Per repeat: the p50 over HTTP minus the p50 of the in-process predicts interleaved with it."""
+        return [i["http_p50_s"] - i["predict_p50_s"] for i in self.interleaved]
 
     def med(self, connections: int, what: str) -> float:
         return median([getattr(r, what) for r in self.runs[connections]])
@@ -711,8 +777,8 @@ def build_rows(lm: Figures, mf: Figures, floors: Mapping[str, Mapping[str, Any]]
             faster(lo, "p50_s"),
         ),
         Row(
-            f"{lo} connection: p50 above the in-process predict p50 read just before and after the run "
-            "(median of the short paired runs)",
+            f"{lo} connection, requests interleaved with in-process predicts: p50 over HTTP minus p50 in "
+            f"process ({of})",
             fmt_duration(median(lm.above_floor_s())),
             fmt_duration(median(mf.above_floor_s())),
             fmt_ratio(ratio(median(mf.above_floor_s()), median(lm.above_floor_s()))),
@@ -733,7 +799,7 @@ def build_rows(lm: Figures, mf: Figures, floors: Mapping[str, Mapping[str, Any]]
         ),
         Row(
             "in-process `model.predict(one-row DataFrame)`, p50: the floor (sklearn, in each tool's venv; "
-            "median of the readings around the short paired runs)",
+            f"timed between the interleaved requests; {of})",
             fmt_duration(median(lm.floors)),
             fmt_duration(median(mf.floors)),
         ),
@@ -833,6 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     duration = args.duration if args.duration is not None else (3.0 if args.quick else 12.0)
     warmup = 1.0 if args.quick else 5.0
+    interleave_s = 3.0 if args.quick else INTERLEAVE_SECONDS
     if repeats < 1 or duration <= 0:
         parser.error("--repeats must be at least 1 and --duration positive")
 
@@ -917,9 +984,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run = run_wrk(server, "/invocations", c, duration, script, bodies)
                     figures[server.name].runs[c].append(run)
                     print(f"  {server.label:<7} {c:>2} conn: {describe(run)}")
-                paired_slices(
-                    server, floor_procs[server.name], figures[server.name], script, bodies, quick=args.quick
-                )
+                interleaved(server, floor_procs[server.name], figures[server.name], bodies, interleave_s)
         for server in servers:
             checks[server.name].append("after: " + check_answers(server, rows, expected))
     finally:
@@ -938,7 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "runs": {str(c): [asdict(r) for r in f.runs[c]] for c in CONNECTIONS},
                 "health": asdict(f.health) if f.health else None,
                 "floors_s": f.floors,
-                "slices": [asdict(r) for r in f.slices],
+                "interleaved": f.interleaved,
             }
             for name, f in figures.items()
         },
@@ -953,7 +1018,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise RuntimeError(f"errors under load (raw results in {session / 'results.json'}): {errors}")
 
     lm, mf = figures["loopml"], figures["mlflow"]
-    pairs, pair_s = pairing(args.quick)
     table = build_rows(lm, mf, floors, repeats)
     assert lm.health is not None and mf.health is not None
     notes = [
@@ -981,16 +1045,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"HTTP floor (context), `GET` of the readiness endpoint, 1 connection: loopml `/v2/health/ready` "
         f"p50 {fmt_duration(lm.health.p50_s)} ({lm.health.rps:,.0f} req/s); MLflow `/ping` p50 "
         f"{fmt_duration(mf.health.p50_s)} ({mf.health.rps:,.0f} req/s).",
-        "The 1-connection goal is judged on short paired runs, because this machine's speed drifts from one "
+        "The 1-connection goal is judged on interleaved timing, because this machine's speed drifts from one "
         "minute to the next (the same in-process predict has measured from 2.8 to 5.7 ms p50 within an "
-        f"hour): per server and repeat, {pairs} wrk runs of {pair_s:g} s at 1 connection, "
-        f"each between two {pair_s:g} s readings of the model's in-process predict (a process of the "
-        "tool's venv that stays up, each call timed on its own), and each run's p50 compared with the mean "
-        "of the readings on either side. loopml's p50 above its floor: "
-        f"{', '.join(fmt_duration(d) for d in lm.above_floor_s())} (floors "
-        f"{', '.join(fmt_duration(f) for f in lm.floors)}); MLflow's: "
-        f"{', '.join(fmt_duration(d) for d in mf.above_floor_s())} (floors "
-        f"{', '.join(fmt_duration(f) for f in mf.floors)}). In a fresh process at the start, about "
+        f"hour): per server and repeat, {interleave_s:g} s of single requests over one keep-alive connection "
+        "(written whole on a socket and read back, as wrk does, in a process of the tool's venv), each "
+        "followed by the model's own `predict` of the same row in that process; the goal compares the two "
+        "p50s. loopml: "
+        + "; ".join(
+            f"{fmt_duration(i['http_p50_s'])} over HTTP, {fmt_duration(i['predict_p50_s'])} in process "
+            f"({i['requests']:,} of each)"
+            for i in lm.interleaved
+        )
+        + ". MLflow: "
+        + "; ".join(
+            f"{fmt_duration(i['http_p50_s'])} over HTTP, {fmt_duration(i['predict_p50_s'])} in process "
+            f"({i['requests']:,} of each)"
+            for i in mf.interleaved
+        )
+        + f". In a fresh process at the start, about "
         f"{base['seconds']:g} s of calls after a warm-up: `model.predict` p50 "
         f"{fmt_duration(floors['loopml']['model']['p50_s'])}, p99 "
         f"{fmt_duration(floors['loopml']['model']['p99_s'])} in loopml's venv, p50 "
