@@ -31,6 +31,7 @@ _COMMANDS = {
     "gc": "_maintenance",
     "models": "_models",
     "pipeline": "_pipeline",
+    "predictions": "_predictions",
     "runs": "_runs",
     "serve": "_serve",
 }
