@@ -532,3 +532,25 @@ def test_numeric_rows_takes_plain_numbers_and_declines_the_rest() -> None:
     ]
     for protocol, body in declined:
         assert numeric_rows(body, protocol, names) is None, body
+
+
+def test_an_exported_bundle_is_served_under_its_registered_name(
+    registered: tuple[pd.DataFrame, Any], tmp_path: Any
+) -> None:
+    """The exported image serves its folder ``--as NAME:V``, so answers and the prediction log carry the
+    registered identity rather than the folder's name."""
+    from loopml.errors import InvalidArgumentError
+
+    out = lm.registry.export_model("rf:1", tmp_path / "image")
+    assert '"serve", "/srv/model", "--as", "rf:1"' in (out / "Dockerfile").read_text()
+    served = ServedModel.load(str(out / "model"), "rf:1")
+    assert (served.name, served.version, served.numeric) == ("rf", 1, True)
+    assert (ServedModel.load(str(out / "model")).name, ServedModel.load(str(out / "model")).version) == (
+        "model",
+        0,
+    )
+    for bad in ("rf", "rf:one", ":1", "a b:1"):
+        with pytest.raises(InvalidArgumentError):
+            ServedModel.load(str(out / "model"), bad)
+    with pytest.raises(InvalidArgumentError, match="bundle folder"):
+        ServedModel.load("rf@champion", "rf:1")

@@ -27,6 +27,9 @@ def serve_cmd(
     shadow: str | None = typer.Option(
         None, "--shadow", help="NAME:V answers a copy of the traffic (never returned)."
     ),
+    served_as: str | None = typer.Option(
+        None, "--as", help="NAME:V a bundle folder answers to and is logged under (default: folder name, 0)."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
 ) -> None:
     """Serve a model over HTTP: Open Inference Protocol (V2) and MLflow's /invocations, with /metrics."""
@@ -42,7 +45,7 @@ def serve_cmd(
         shadow=shadow,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
     )
-    served = ServedModel.load(ref)  # fail here, with one line, when the model cannot be loaded
+    served = ServedModel.load(ref, served_as)  # fail here, with one line, when the model cannot be loaded
     console.print(
         f"Serving [bold]{served.name}[/] version {served.version} ({served.ref}) on http://{host}:{port} "
         f"(V2: /v2/models/{served.name}/infer, MLflow: /invocations, /metrics, /openapi.json)",
@@ -62,6 +65,7 @@ def serve_cmd(
             "LOOPML_SERVE_MAX_WAIT_MS": str(max_wait_ms),
             "LOOPML_SERVE_CANARY": canary or "",
             "LOOPML_SERVE_SHADOW": shadow or "",
+            "LOOPML_SERVE_AS": served_as or "",
         }
     )
     uvicorn.run(

@@ -37,7 +37,7 @@ ENV LOOPML_HOME=/home/loopml/.loopml
 EXPOSE {port}
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \\
   CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:{port}/v2/health/ready', timeout=2)"
-CMD ["loopml", "serve", "/srv/model", "--host", "0.0.0.0", "--port", "{port}"]
+CMD ["loopml", "serve", "/srv/model", "--as", "{served_as}", "--host", "0.0.0.0", "--port", "{port}"]
 """
 
 
@@ -58,7 +58,11 @@ def export_model(ref: str | ModelVersion, dest: str | Path, *, client: TrackingC
         requirements = [r for r in meta.get("requirements", []) if not r.lower().startswith("loopml")]
         (out / "requirements.txt").write_text("\n".join([f"loopml=={__version__}", *requirements]) + "\n")
         python = ".".join(str(meta.get("environment", {}).get("python", "3.11")).split(".")[:2])
-        (out / "Dockerfile").write_text(DOCKERFILE.format(ref=version.ref, python=python, port=PORT))
+        (out / "Dockerfile").write_text(
+            DOCKERFILE.format(
+                ref=version.ref, served_as=f"{version.name}:{version.version}", python=python, port=PORT
+            )
+        )
         (out / ".dockerignore").write_text("**/__pycache__\n*.pyc\n")
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # no half-written export

@@ -69,15 +69,20 @@ class ServedModel:
         self._index = pd.Index(self.columns)
 
     @classmethod
-    def load(cls, ref: str) -> ServedModel:
-        """``NAME@ALIAS`` / ``NAME:V`` from the registry, or a bundle folder (an exported model)."""
+    def load(cls, ref: str, served_as: str | None = None) -> ServedModel:
+        """``NAME@ALIAS`` / ``NAME:V`` from the registry, or a bundle folder (an exported model), which
+        answers to and is logged as ``served_as`` (``NAME:V``; default: the folder's name, version 0)."""
         from loopml.models import load_model_dir
 
         path = Path(ref)
         if path.is_dir():
+            name, number = parse_served_as(served_as) if served_as else (path.resolve().name, 0)
             model = load_model_dir(path)
-            name = path.resolve().name
-            return cls(name, 0, str(path), model, _columns(model))
+            return cls(name, number, str(path), model, _columns(model))
+        if served_as is not None:
+            raise InvalidArgumentError(
+                f"--as names a bundle folder's model; {ref!r} is a registered model, served as itself."
+            )
         from loopml.registry import get_model_version, load_model
 
         version = get_model_version(ref)
@@ -627,7 +632,19 @@ def app_from_environment() -> Starlette:
         shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
     )
-    return create_app(os.environ["LOOPML_SERVE_REF"], options)
+    served = ServedModel.load(os.environ["LOOPML_SERVE_REF"], os.environ.get("LOOPML_SERVE_AS") or None)
+    return ModelServer(served, options).app()
+
+
+def parse_served_as(text: str) -> tuple[str, int]:
+    """``NAME:V``, the identity a bundle folder is served and logged under."""
+    from loopml.data._refs import check_name
+
+    name, sep, version = text.rpartition(":")
+    if not sep or not name or not version.isdigit():
+        raise InvalidArgumentError(f"Write --as as NAME:VERSION, e.g. churn:4, not {text!r}.")
+    check_name(name, "model name")
+    return name, int(version)
 
 
 def parse_canary(text: str | None) -> tuple[str, float] | None:
