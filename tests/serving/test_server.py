@@ -88,6 +88,8 @@ async def test_every_mlflow_format_and_v2_give_the_models_predictions(
         assert response.status_code == 200, (body, response.text)
         assert response.json() == {"predictions": expected}
         assert len(response.headers["x-request-id"]) == 32
+        timing = response.headers["server-timing"]  # the predict call's time, for clients and dashboards
+        assert timing.startswith("predict;dur=") and 0 < float(timing.split("=")[1]) < 60_000
     csv = x.head(3).to_csv(index=False)
     response = await client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
     assert response.json() == {"predictions": expected}

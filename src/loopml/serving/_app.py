@@ -452,9 +452,10 @@ class ModelServer:
             except SignatureError as exc:
                 raise RequestError(422, str(exc), exc.column) from None
             try:
-                result = await lane.predict(frame)
+                result, predict_s = await lane.predict(frame)
             except (ValueError, TypeError) as exc:  # the model refused these values
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
+            headers["Server-Timing"] = f"predict;dur={predict_s * 1000:.3f}"
             response = _json(encode(result, context, request_id, lane.served), headers=headers)
             self._log(lane, request_id, frame, result, time.perf_counter() - started)
         except RequestError as exc:
@@ -486,7 +487,7 @@ class ModelServer:
         status = 200
         try:
             checked = lane.served.check(frame)
-            result = await lane.predict(checked)
+            result, _ = await lane.predict(checked)
             self._log(lane, request_id, checked, result, time.perf_counter() - started)
         except Exception:
             status = 500

@@ -68,6 +68,11 @@ class Batcher:
 
     async def submit(self, frame: Any) -> Any:
         """The prediction for ``frame`` (rows: a DataFrame, or whatever ``merge`` joins)."""
+        return (await self.submit_timed(frame))[0]
+
+    async def submit_timed(self, frame: Any) -> tuple[Any, float]:
+        """The prediction for ``frame``, and the seconds the predict call that made it took (the whole
+        batch's call, when it shared one)."""
         assert self._queue is not None, "the batcher is not started"
         if self._alone(frame):
             await asyncio.sleep(0)  # requests already received get to reach the queue first
@@ -75,7 +80,7 @@ class Batcher:
                 if self.on_batch is not None:
                     self.on_batch(len(frame))
                 return self._timed(frame)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Any, float]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((frame, future))
         return await future
 
@@ -89,13 +94,14 @@ class Batcher:
             and len(frame) <= self.max_batch
         )
 
-    def _timed(self, frame: Any) -> Any:
+    def _timed(self, frame: Any) -> tuple[Any, float]:
         started = time.perf_counter()
         try:
-            return self.predict(frame)
+            value = self.predict(frame)
         finally:
             seconds = time.perf_counter() - started
             self.call_seconds = seconds if not self.call_seconds else 0.8 * self.call_seconds + 0.2 * seconds
+        return value, seconds
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -134,10 +140,11 @@ class Batcher:
                 outputs = [await loop.run_in_executor(self._thread, self._timed, frames[0])]
             else:
                 merged = self.merge(frames)
-                result = np.asarray(await loop.run_in_executor(self._thread, self._timed, merged))
+                result, seconds = await loop.run_in_executor(self._thread, self._timed, merged)
+                result = np.asarray(result)
                 outputs, start = [], 0
                 for f in frames:
-                    outputs.append(result[start : start + len(f)])
+                    outputs.append((result[start : start + len(f)], seconds))
                     start += len(f)
         except Exception as exc:
             if len(frames) == 1:
@@ -145,7 +152,7 @@ class Batcher:
                 return
             for frame, future in items:  # find the request at fault: the others still get their answer
                 try:
-                    _settle(future, value=await loop.run_in_executor(self._thread, self.predict, frame))
+                    _settle(future, value=await loop.run_in_executor(self._thread, self._timed, frame))
                 except Exception as single:
                     _settle(future, error=single)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -53,10 +54,11 @@ class Lane:
         if self.batcher is not None:
             self.batcher.pending -= 1
 
-    async def predict(self, frame: Any) -> Any:
+    async def predict(self, frame: Any) -> tuple[Any, float]:
+        """The prediction for ``frame`` and the seconds its predict call took."""
         if self.batcher is not None:
-            return await self.batcher.submit(frame)
-        return await asyncio.get_running_loop().run_in_executor(None, self.served.predict, frame)
+            return await self.batcher.submit_timed(frame)
+        return await asyncio.get_running_loop().run_in_executor(None, _timed, self.served.predict, frame)
 
     async def close(self, patience: float = 60.0) -> None:
         """Stop once the requests in this lane are answered (or after ``patience`` seconds)."""
@@ -69,6 +71,12 @@ class Lane:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.served.name, "version": self.served.version, "ref": self.served.ref}
+
+
+def _timed(predict: Any, frame: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = predict(frame)
+    return value, time.perf_counter() - started
 
 
 def warm(served: ServedModel) -> None:
