@@ -119,30 +119,9 @@ def data_show(
 
 def _load_checks(spec: str) -> Any:
     """``path/to/checks.py:NAME`` or ``package.module:NAME`` -> the list of checks it names."""
-    import importlib
-    import importlib.util
+    from loopml._objects import import_object
 
-    from loopml.errors import InvalidArgumentError
-
-    target, _, attr = spec.rpartition(":")
-    if not target or not attr:
-        raise InvalidArgumentError(f"--checks {spec!r}: write FILE.py:NAME or MODULE:NAME.")
-    if target.endswith(".py"):
-        path = Path(target)
-        if not path.is_file():
-            raise InvalidArgumentError(f"--checks: no file {target!r}.")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise InvalidArgumentError(f"--checks: cannot import {target!r}: {exc}") from exc
-    if not hasattr(module, attr):
-        raise InvalidArgumentError(f"--checks: {target} has no {attr!r}.")
-    return getattr(module, attr)
+    return import_object(spec, what="the checks", example="checks.py:CHECKS")
 
 
 @data_app.command("validate")

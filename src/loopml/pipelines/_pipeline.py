@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import json
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Generic, ParamSpec, overload
 
-from loopml.errors import InvalidArgumentError, NotFoundError
+from loopml.errors import InvalidArgumentError
 from loopml.pipelines._executors import Executor, get_executor
 from loopml.pipelines._materializers import StoredValue
 from loopml.pipelines._runner import (
@@ -213,36 +210,9 @@ def pipeline(
 
 def load_pipeline(ref: str) -> Pipeline[...]:
     """The pipeline ``module:name`` or ``path/to/file.py:name`` names (the working folder is importable)."""
-    module_name, sep, attr = ref.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise InvalidArgumentError(
-            f"Name a pipeline as MODULE:NAME or FILE.py:NAME (as in `training:pipeline`), not {ref!r}."
-        )
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        if module_name.endswith(".py") or "/" in module_name:
-            path = Path(module_name)
-            if not path.is_file():
-                raise NotFoundError(f"No file {module_name!r}.")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[path.stem] = module
-            if str(path.parent.resolve()) not in sys.path:
-                sys.path.insert(0, str(path.parent.resolve()))
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise NotFoundError(
-            f"Cannot import {module_name!r} ({exc}); run from the folder that holds it, or name its file."
-        ) from None
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise NotFoundError(f"{module_name} has no {attr!r}.")
+    from loopml._objects import import_object
+
+    obj = import_object(ref, what="a pipeline", example="training:pipeline")
     if not isinstance(obj, Pipeline):
         raise InvalidArgumentError(f"{ref} is not a pipeline: decorate it with @lm.pipeline.")
     return obj
