@@ -284,6 +284,40 @@ def test_loopml_serve_answers_over_real_http(
     assert 'loopml_model_version_info{model="rf",version="1"} 1.0' in metrics
 
 
+def test_two_worker_processes_answer_and_every_answer_is_logged_once(
+    registered: tuple[pd.DataFrame, Any],
+) -> None:
+    from loopml.monitoring import read_predictions
+    from loopml.tracking import get_client
+
+    x, model = registered
+    expected = model.predict(x.head(40)).tolist()
+    answered = []
+    with (
+        serving("rf@champion", args=("--workers", "2", "--log-level", "info")) as served,
+        httpx.Client(base_url=served.url, timeout=10) as http,
+    ):
+        for i in range(40):  # a new connection each time, so both workers get some
+            response = httpx.post(
+                served.url + "/invocations",
+                json={"instances": _rows(x.iloc[i:], 1)},
+                headers={"connection": "close"},
+                timeout=10,
+            )
+            assert response.json()["predictions"] == [expected[i]]
+            answered.append(response.headers["x-request-id"])
+        assert http.get("/v2/health/ready").status_code == 200
+    pids = {
+        line.split("[")[1].split("]")[0]
+        for line in served.output.splitlines()
+        if "Started server process" in line
+    }
+    client = get_client()
+    logged = read_predictions(client.store, client.artifacts, "rf")
+    assert sorted(logged["request_id"]) == sorted(answered)  # each worker closed its log on shutdown
+    assert len(pids) == 2, served.output  # two worker processes served
+
+
 def test_serving_an_unknown_model_is_one_line() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "loopml", "serve", "nope@champion"], capture_output=True, text=True, timeout=60
