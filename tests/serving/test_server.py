@@ -248,6 +248,7 @@ async def test_concurrent_requests_are_batched_and_answered_each_with_its_own(
     count = _metric(exposition, "loopml_batch_size_rows_count")
     rows = _metric(exposition, "loopml_batch_size_rows_sum")
     assert rows >= 40 and count < rows  # some predict calls took several requests
+    assert _metric(exposition, "loopml_predict_duration_seconds_count") == count  # one per predict call
     assert (
         _metric(exposition, 'loopml_requests_total{protocol="invocations",route="champion",status="200"}')
         == 40

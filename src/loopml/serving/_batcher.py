@@ -39,6 +39,7 @@ class Batcher:
         max_batch: int = 64,
         max_wait: float = 0.002,
         on_batch: Callable[[int], None] | None = None,
+        on_predict: Callable[[float], None] | None = None,
         merge: Merge = _concat,
         inline_below: float = 0.01,
     ) -> None:
@@ -50,6 +51,7 @@ class Batcher:
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.on_batch = on_batch
+        self.on_predict = on_predict  # told each predict call's seconds
         self.pending = 0  # requests admitted and not answered: more may be on their way to the queue
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -101,6 +103,8 @@ class Batcher:
         finally:
             seconds = time.perf_counter() - started
             self.call_seconds = seconds if not self.call_seconds else 0.8 * self.call_seconds + 0.2 * seconds
+            if self.on_predict is not None:
+                self.on_predict(seconds)
         return value, seconds
 
     async def _run(self) -> None:

@@ -26,6 +26,12 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.predict_duration = Histogram(
+            "loopml_predict_duration_seconds",
+            "Time of one predict call of the model (one per batch when requests share one).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.batch_size = Histogram(
             "loopml_batch_size_rows", "Rows per predict call.", buckets=BATCH_BUCKETS, registry=self.registry
         )

@@ -29,6 +29,7 @@ class Lane:
     ) -> None:
         self.route = route
         self.served = served
+        self.metrics = metrics
         self.active = 0  # requests that took this lane and are not answered yet
         self.batcher: Batcher | None = None
         if options.batching:
@@ -37,6 +38,7 @@ class Lane:
                 max_batch=options.max_batch,
                 max_wait=options.max_wait_ms / 1000,
                 on_batch=metrics.batch_size.observe,
+                on_predict=metrics.predict_duration.observe,
                 merge=served.merge,
             )
 
@@ -58,7 +60,11 @@ class Lane:
         """The prediction for ``frame`` and the seconds its predict call took."""
         if self.batcher is not None:
             return await self.batcher.submit_timed(frame)
-        return await asyncio.get_running_loop().run_in_executor(None, _timed, self.served.predict, frame)
+        result, seconds = await asyncio.get_running_loop().run_in_executor(
+            None, _timed, self.served.predict, frame
+        )
+        self.metrics.predict_duration.observe(seconds)
+        return result, seconds
 
     async def close(self, patience: float = 60.0) -> None:
         """Stop once the requests in this lane are answered (or after ``patience`` seconds)."""
