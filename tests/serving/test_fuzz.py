@@ -25,9 +25,15 @@ from ._http import serving
 COLUMNS = ["temperature", "vibration", "status"]
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["fuzz", "fuzz-numeric"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """A server of a model with a categorical column, or of one whose inputs are all floats (its plain
+    numeric requests take the array path instead of the DataFrame)."""
     import os
+
+    name = request.param
 
     home = tmp_path_factory.mktemp("fuzz-home")
     before = os.environ.get("LOOPML_HOME")
@@ -41,15 +47,18 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "status": pd.Categorical(rng.choice(["ok", "warn"], size=300)),
         }
     )
-    encode = ColumnTransformer(
-        [("status", OneHotEncoder(handle_unknown="ignore"), ["status"])], remainder="passthrough"
-    )
-    model = make_pipeline(encode, RandomForestClassifier(5, random_state=0)).fit(
-        x, rng.integers(0, 2, size=300)
-    )
-    lm.register_model("fuzz", model, input_example=x.head(50))
-    with serving("fuzz:1", env={**os.environ, "LOOPML_HOME": str(home)}) as served:
-        yield served.url
+    y = rng.integers(0, 2, size=300)
+    if name == "fuzz":
+        encode = ColumnTransformer(
+            [("status", OneHotEncoder(handle_unknown="ignore"), ["status"])], remainder="passthrough"
+        )
+        model = make_pipeline(encode, RandomForestClassifier(5, random_state=0)).fit(x, y)
+    else:
+        x = x.drop(columns=["status"]).astype(float)
+        model = RandomForestClassifier(5, random_state=0).fit(x, y)
+    lm.register_model(name, model, input_example=x.head(50))
+    with serving(f"{name}:1", env={**os.environ, "LOOPML_HOME": str(home)}) as served:
+        yield served.url, name
     if before is None:
         os.environ.pop("LOOPML_HOME", None)
     else:
@@ -59,18 +68,19 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["positive", "negative"])
-def test_no_request_gets_a_server_error(server_url: str, mode: str) -> None:
+def test_no_request_gets_a_server_error(server: tuple[str, str], mode: str) -> None:
     from hypothesis import given
     from hypothesis.errors import Unsatisfiable
     from schemathesis.generation import GenerationMode
 
+    server_url, name = server
     api = schemathesis.openapi.from_url(server_url + "/openapi.json")
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) >= 10
     seen: dict[int, int] = {}
     for operation in operations:
         # valid requests go to the model served here (random names would all be 404s)
-        named = {"name": "fuzz"} if mode == "positive" and "{name}" in operation.path else None
+        named = {"name": name} if mode == "positive" and "{name}" in operation.path else None
         strategy = operation.as_strategy(generation_mode=GenerationMode(mode), path_parameters=named)
 
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
