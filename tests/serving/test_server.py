@@ -379,8 +379,9 @@ async def test_a_lone_request_to_a_fast_model_is_predicted_on_the_event_loop() -
     loop_thread = threading.current_thread().name
     try:
         batcher.pending = 1
-        assert (await batcher.submit(pd.DataFrame({"v": [1.0]}))).tolist() == [1.0]
-        assert calls == [(loop_thread, 1)]
+        for _ in range(2):  # unmeasured, a model runs on its thread; once seen to be fast, on the loop
+            assert (await batcher.submit(pd.DataFrame({"v": [1.0]}))).tolist() == [1.0]
+        assert calls[0][0] != loop_thread and calls[1] == (loop_thread, 1)
 
         calls.clear()
         batcher.pending = 4

@@ -66,6 +66,7 @@ def serve_cmd(
             "LOOPML_SERVE_CANARY": canary or "",
             "LOOPML_SERVE_SHADOW": shadow or "",
             "LOOPML_SERVE_AS": served_as or "",
+            "LOOPML_SERVE_WORKERS": str(workers),
         }
     )
     uvicorn.run(

@@ -193,6 +193,13 @@ class Signature:
         exact = self._fits_exactly(frame)
         if exact is not None:  # the common case when serving: nothing to coerce, nothing to report
             return exact, notes
+        repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        if repeated:
+            raise SignatureError(
+                f"input names column(s) {_show(repeated)} more than once; send each column once.",
+                problems=[f"column {c!r} is given more than once" for c in repeated],
+                column=repeated[0],
+            )
         problems: list[tuple[str, str]] = []
         columns: dict[str, Any] = {}
         for spec in self.inputs:
@@ -251,6 +258,12 @@ def _enforce(spec: ColumnSpec, series: pd.Series) -> pd.Series:
         values = series.dropna()
         if not (values == values.round()).all():
             raise _wrong(spec, actual, series, "whole numbers")
+        if len(values) and not values.between(-(2**63), 2**63 - 1024).all():  # inf, or past int64
+            raise _Mismatch(
+                f"column {spec.name!r} holds a number too large for a whole number "
+                f"(e.g. {values[~values.between(-(2**63), 2**63 - 1024)].iloc[0]!r}); send values within "
+                "±9.2e18"
+            )
         out = series.astype("int64") if not nulls else series
     elif expected == "string" and actual == "category" and _categories_type(series) == "string":
         out = series.astype(object)
@@ -263,7 +276,14 @@ def _enforce(spec: ColumnSpec, series: pd.Series) -> pd.Series:
         raise _wrong(spec, actual, series, _plural(expected))
     if spec.categories is not None:
         allowed = set(spec.categories)
-        unknown = [v for v in pd.unique(series.dropna()) if v not in allowed]
+        present = series.dropna()
+        odd = [v for v in present if isinstance(v, list | dict | set)]
+        if odd:
+            raise _Mismatch(
+                f"column {spec.name!r} holds {type(odd[0]).__name__} values (e.g. {odd[0]!r}); send one of "
+                f"the known categories: {_show(spec.categories)}"
+            )
+        unknown = [v for v in pd.unique(present) if v not in allowed]
         if unknown:
             raise _Mismatch(
                 f"column {spec.name!r} has unknown categor{'y' if len(unknown) == 1 else 'ies'} "

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from loopml._version import __version__
 from loopml.errors import InvalidArgumentError
-from loopml.monitoring._segments import LogRecord, build_table, count_outputs, count_rows, to_parquet
+from loopml.monitoring._segments import (
+    LogRecord,
+    as_text,
+    build_table,
+    count_outputs,
+    count_rows,
+    to_parquet,
+)
 
 if TYPE_CHECKING:
     from loopml.artifacts import ArtifactStore
@@ -71,6 +78,7 @@ class PredictionLogger:
         self.personal = frozenset(personal)
         self.personal_mode = personal_mode
         self._hasher: Callable[[Any], str] | None = None
+        self._salt = salt
         if self.personal and personal_mode == "hash":
             from loopml.monitoring._personal import Hasher, prediction_salt
 
@@ -92,6 +100,18 @@ class PredictionLogger:
         ref = weakref.ref(self)
         self._atexit = lambda: (lambda me: me.close() if me is not None else None)(ref())
         atexit.register(self._atexit)
+
+    def add_personal(self, columns: Iterable[str]) -> None:
+        """Treat ``columns`` as personal from now on too (a server that starts serving a version with more
+        personal columns calls this before the version answers its first request)."""
+        added = frozenset(columns) - self.personal
+        if not added:
+            return
+        if self.personal_mode == "hash" and self._hasher is None:
+            from loopml.monitoring._personal import Hasher, prediction_salt
+
+            self._hasher = Hasher(prediction_salt() if self._salt is None else self._salt)
+        self.personal = self.personal | added
 
     # -- the hot path
     def log(
@@ -244,7 +264,11 @@ class PredictionLogger:
             personal=self.personal,
             hasher=self._hasher,
         )
-        data = to_parquet(table, {"loopml.version": __version__, "loopml.model": self.model})
+        metadata = {"loopml.version": __version__, "loopml.model": self.model}
+        try:
+            data = to_parquet(table, metadata)
+        except Exception:  # a value of a type Parquet cannot hold: the segment keeps its columns as text
+            data = to_parquet(as_text(table), metadata)
         blob = self._artifacts.put_bytes(data)
         self._store.predictions.add_segment(
             self.model,

@@ -231,6 +231,25 @@ def build_table(
     return pa.table(columns)
 
 
+def as_text(table: pa.Table) -> pa.Table:
+    """``table`` with its input and output columns as text (JSON for nested values): the form every value
+    can take, for a segment Parquet would not write as typed (an empty struct, say)."""
+    import pyarrow as pa
+
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if name in BASE_COLUMNS or pa.types.is_string(column.type):
+            columns[name] = column
+            continue
+        values = column.to_pylist()
+        columns[name] = pa.array(
+            [None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values],
+            type=pa.string(),
+        )
+    return pa.table(columns)
+
+
 def to_parquet(table: pa.Table, metadata: Mapping[str, str]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -39,9 +39,10 @@ from loopml.serving._codec import (
 )
 from loopml.serving._metrics import ServerMetrics
 from loopml.serving._openapi import openapi_document
-from loopml.serving._routing import Lane, pick_canary, warm
+from loopml.serving._routing import Lane, pick_canary
 
 MAX_BODY = 16 * 1024 * 1024
+MAX_SHADOW_PENDING = 256  # copies of requests waiting for the shadow; more are dropped (and counted)
 
 
 @dataclass
@@ -137,6 +138,7 @@ class ServerOptions:
     canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
     shadow: str | None = None  # a reference that answers a copy of the traffic, at start
     log_predictions: bool = True  # every answered request into the prediction log
+    workers: int = 1  # server processes sharing the port (each holds its own routes)
 
 
 class ModelServer:
@@ -159,6 +161,7 @@ class ModelServer:
         self._watcher: asyncio.Task[None] | None = None
         self.logger: Any = None  # loopml.monitoring.PredictionLogger while serving
         self.last_reload_error: str | None = None
+        self._shadow_pending = 0
 
     @property
     def served(self) -> ServedModel:
@@ -233,10 +236,22 @@ class ModelServer:
 
     async def _load_lane(self, route: str, ref: str) -> Lane:
         served = await asyncio.to_thread(ServedModel.load, ref)
-        await asyncio.to_thread(warm, served)
+        if served.name != self.served.name:
+            raise InvalidArgumentError(
+                f"{ref} is a version of {served.name!r}; this server serves {self.served.name!r}, and its "
+                f"{route} must be another version of it."
+            )
         lane = Lane(route, served, self.options, self.metrics)
-        await lane.start()
+        await lane.start()  # loaded and warmed before it takes a request
+        self._watch_personal(served)
         return lane
+
+    def _watch_personal(self, served: ServedModel) -> None:
+        """The prediction log hashes (or drops) every column personal in any version this server answers
+        with, from before that version's first request."""
+        signature = served.model.signature
+        if self.logger is not None and signature is not None:
+            self.logger.add_personal(signature.personal_columns)
 
     async def swap_champion(self, ref: str) -> None:
         """Serve ``ref`` from now on; requests already answered by the old version finish on it."""
@@ -247,13 +262,21 @@ class ModelServer:
         await old.close()
 
     async def set_routes(self, canary: tuple[str, float] | None, shadow: str | None) -> None:
+        """Route ``canary`` (reference, percent) and ``shadow`` (reference); None removes the route. Both load
+        (or neither: a failure leaves the routes as they were); the replaced lanes close in the background
+        once their requests are answered."""
         new_canary = None if canary is None else await self._load_lane("canary", canary[0])
-        new_shadow = None if shadow is None else await self._load_lane("shadow", shadow)
+        try:
+            new_shadow = None if shadow is None else await self._load_lane("shadow", shadow)
+        except BaseException:
+            if new_canary is not None:
+                await new_canary.close()
+            raise
         old = [lane for lane in (self.canary, self.shadow) if lane is not None]
         self.canary, self.canary_percent = new_canary, (0.0 if canary is None else canary[1])
         self.shadow = new_shadow
         for lane in old:
-            await lane.close()
+            self._background(lane.close())
 
     def routes(self) -> dict[str, Any]:
         return {
@@ -429,11 +452,12 @@ class ModelServer:
         encode: Callable[[Any, dict[str, Any], str, ServedModel], dict[str, Any]],
     ) -> Response:
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        given_id = request.headers.get("x-request-id")
+        request_id = given_id or uuid.uuid4().hex
         headers = {"X-Request-ID": request_id}
         metrics = self.metrics
         metrics.in_flight.inc()
-        lane = self.canary if self.canary is not None and pick_canary(self.canary_percent) else self.champion
+        lane = self._lane_for(request.path_params.get("version"))
         lane.enter()
         status = 200
         frame = None
@@ -445,12 +469,20 @@ class ModelServer:
                 )
             body = await _read_body(request, self.options.max_body)
             frame, context = decode(body, request.headers.get("content-type", "").lower(), lane.served)
+            if given_id is None and context.get("id"):  # a V2 request's own id is its id everywhere
+                request_id = headers["X-Request-ID"] = str(context["id"])
             if len(frame) == 0:
                 raise RequestError(400, "the request holds no rows")
             try:
                 frame = lane.served.check(frame)
             except SignatureError as exc:
                 raise RequestError(422, str(exc), exc.column) from None
+            except (
+                ValueError,
+                TypeError,
+                OverflowError,
+            ) as exc:  # values no check foresaw: still the input's
+                raise RequestError(422, f"the input does not fit the model's signature: {exc}") from None
             try:
                 result, predict_s = await lane.predict(frame)
             except (ValueError, TypeError) as exc:  # the model refused these values
@@ -471,9 +503,25 @@ class ModelServer:
             metrics.in_flight.dec()
             lane.leave()
         metrics.observe(route, status, time.perf_counter() - started, lane.route)
-        if status == 200 and self.shadow is not None and frame is not None:
-            self._background(self._run_shadow(self.shadow, lane.served.frame(frame), request_id))
+        if status == 200 and self.shadow is not None and frame is not None and lane is not self.shadow:
+            if self._shadow_pending >= MAX_SHADOW_PENDING:  # the shadow falls behind: memory stays bounded
+                metrics.shadow_dropped.inc()
+            else:
+                self._shadow_pending += 1
+                self._background(self._run_shadow(self.shadow, lane.served.frame(frame), request_id))
         return response
+
+    def _lane_for(self, version: str | None) -> Lane:
+        """The lane a request takes: the one serving ``version`` when the request names one (the path
+        ``/v2/models/{name}/versions/{version}/infer``), else the canary for its share of traffic, else the
+        champion."""
+        if version is not None:
+            for lane in (self.champion, self.canary, self.shadow):
+                if lane is not None and str(lane.served.version) == version:
+                    return lane
+        if self.canary is not None and pick_canary(self.canary_percent):
+            return self.canary
+        return self.champion
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -493,6 +541,7 @@ class ModelServer:
             status = 500
         finally:
             lane.leave()
+            self._shadow_pending -= 1
         self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
 
     async def labels(self, request: Request) -> Response:
@@ -534,6 +583,15 @@ class ModelServer:
             return _json({"error": "send Authorization: Bearer <admin token>"}, 401)
         if request.method == "GET":
             return _json(self.routes())
+        if self.options.workers > 1:
+            return _json(
+                {
+                    "error": f"this server runs {self.options.workers} worker processes, each with its own "
+                    "routes, and a change would reach only one of them; start it with --canary/--shadow, "
+                    "or with --workers 1 to change routes while serving"
+                },
+                409,
+            )
         try:
             body = _parse_json(await _read_body(request, 65536))
             if not isinstance(body, dict):
@@ -561,6 +619,8 @@ class ModelServer:
             return _json(exc.body(), exc.status)
         except LoopmlError as exc:
             return _json({"error": str(exc)}, 404 if isinstance(exc, NotFoundError) else 422)
+        except Exception as exc:  # the version would not load (its code cannot be imported, say)
+            return _json({"error": f"cannot serve that version: {type(exc).__name__}: {exc}"}, 422)
         return _json(self.routes())
 
 
@@ -632,6 +692,7 @@ def app_from_environment() -> Starlette:
         canary=parse_canary(os.environ.get("LOOPML_SERVE_CANARY") or None),
         shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+        workers=int(os.environ.get("LOOPML_SERVE_WORKERS", "1")),
     )
     served = ServedModel.load(os.environ["LOOPML_SERVE_REF"], os.environ.get("LOOPML_SERVE_AS") or None)
     return ModelServer(served, options).app()

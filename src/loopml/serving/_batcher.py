@@ -46,7 +46,7 @@ class Batcher:
         self.predict = predict
         self.merge = merge
         self.inline_below = inline_below
-        self.call_seconds = 0.0  # a moving average of the predict calls' durations
+        self.call_seconds = 0.0  # a moving average of the predict calls' durations (0: not measured yet)
         self._busy = False  # a batch is being predicted on the model thread
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -62,11 +62,17 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop taking batches; requests still queued get an error rather than no answer at all."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._thread.shutdown(wait=True)
+        while self._queue is not None and not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            _settle(
+                future, error=RuntimeError("this model version stopped serving before the request's turn")
+            )
+        await asyncio.to_thread(self._thread.shutdown, wait=True)
 
     async def submit(self, frame: Any) -> Any:
         """The prediction for ``frame`` (rows: a DataFrame, or whatever ``merge`` joins)."""
@@ -92,7 +98,7 @@ class Batcher:
             self.pending <= 1
             and not self._busy
             and self._queue.empty()
-            and self.call_seconds < self.inline_below
+            and 0 < self.call_seconds < self.inline_below  # measured, and fast
             and len(frame) <= self.max_batch
         )
 

@@ -101,6 +101,8 @@ def decode_v2(body: Any, columns: Sequence[str]) -> pd.DataFrame:
         raw = item.get("data")
         if not isinstance(raw, list):
             raise RequestError(400, f"input {name!r}: 'data' must be a list", name)
+        if 0 in shape:
+            raise RequestError(400, f"input {name!r}: shape {shape} holds no values; send at least one", name)
         data = _flatten(raw)
         size = 1
         for d in shape:
@@ -134,6 +136,25 @@ def decode_v2(body: Any, columns: Sequence[str]) -> pd.DataFrame:
         rows_seen = shape[0]
         frame[name] = data
     return pd.DataFrame(frame)
+
+
+MAX_EXTRA_KEYS = 1000  # names beyond the signature's that records may carry (ignored) before being refused
+
+
+def _from_records(rows: list[dict[str, Any]], columns: Sequence[str], key: str) -> pd.DataFrame:
+    """Row objects as a DataFrame. Their names are counted first: rows that each bring new names would
+    make a table of rows × names, so a small body could take the server's memory."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+        if len(names) > len(columns) + MAX_EXTRA_KEYS:
+            raise RequestError(
+                422,
+                f"{key!r} rows name more than {len(columns) + MAX_EXTRA_KEYS} different columns; "
+                + (f"the model takes {len(columns)}: {', '.join(columns)}" if columns else "send fewer"),
+                key,
+            )
+    return pd.DataFrame.from_records(rows, columns=list(names))
 
 
 def decode_mlflow(body: Any, columns: Sequence[str]) -> pd.DataFrame:
@@ -178,14 +199,14 @@ def decode_mlflow(body: Any, columns: Sequence[str]) -> pd.DataFrame:
         if not isinstance(rows, list):
             raise RequestError(400, f"{key!r} must be a list of rows", key)
         if all(isinstance(r, dict) for r in rows):
-            return pd.DataFrame.from_records(rows)
+            return _from_records(rows, columns, key)
         if all(isinstance(r, list) for r in rows):
-            width = len(columns)
+            width = len(columns) or (len(rows[0]) if rows else 0)
             if any(len(r) != width for r in rows):
                 raise RequestError(
                     422, f"every row of {key!r} must have {width} values: {', '.join(columns)}", key
                 )
-            return pd.DataFrame(rows, columns=list(columns))
+            return pd.DataFrame(rows, columns=list(columns) or None)
         raise RequestError(400, f"{key!r} must be a list of row objects or of row lists", key)
     except RequestError:
         raise

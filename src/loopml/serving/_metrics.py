@@ -49,6 +49,11 @@ class ServerMetrics:
             "Times a moved alias could not be followed (the served version stayed).",
             registry=self.registry,
         )
+        self.shadow_dropped = Counter(
+            "loopml_shadow_dropped",
+            "Requests not copied to the shadow because it had too many waiting.",
+            registry=self.registry,
+        )
         self.log_dropped = Counter(
             "loopml_prediction_log_dropped",
             "Prediction-log records dropped because the sink fell behind.",

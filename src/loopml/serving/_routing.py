@@ -43,7 +43,11 @@ class Lane:
             )
 
     async def start(self) -> None:
+        """Warm the model (one predict on its input example), then take requests."""
+        seconds = await asyncio.to_thread(warm, self.served)
         if self.batcher is not None:
+            if seconds is not None:
+                self.batcher.call_seconds = seconds  # a slow model is kept off the event loop from the start
             await self.batcher.start()
 
     def enter(self) -> None:
@@ -85,8 +89,9 @@ def _timed(predict: Any, frame: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def warm(served: ServedModel) -> None:
-    """One prediction on the model's input example, so the first real request does not pay for lazy setup."""
+def warm(served: ServedModel) -> float | None:
+    """One prediction on the model's input example, so the first real request does not pay for lazy setup;
+    the seconds a second one took (None without an example)."""
     example = None
     meta = getattr(served.model, "meta", None)
     if meta is not None and hasattr(meta, "example_frame"):
@@ -94,8 +99,13 @@ def warm(served: ServedModel) -> None:
             example = meta.example_frame()
         except Exception:
             example = None
-    if example is not None and len(example):
-        served.predict(served.check(pd.DataFrame(example)))
+    if example is None or not len(example):
+        return None
+    rows = served.check(pd.DataFrame(example).head(1))
+    served.predict(rows)
+    started = time.perf_counter()
+    served.predict(rows)
+    return time.perf_counter() - started
 
 
 def pick_canary(percent: float) -> bool:
