@@ -3,6 +3,7 @@ back typed as it was, personal columns never reach a segment, labels join by req
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -212,6 +213,31 @@ def test_arrays_of_rows_are_logged_under_their_column_names(
     assert logged["input.x"].tolist() == [0.5, 1.5, 2.5, 0.5]
     assert logged["output"].tolist() == [0, 0, 1, 9]
     assert logged["input.id"].tolist()[0] == hash_value(1.0, b"s") != 1.0
+
+
+def test_a_value_parquet_cannot_type_does_not_stop_the_log(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    """An empty object inside a list makes a struct type Parquet refuses: the segment is written with its
+    columns as text instead of going back to the buffer for ever."""
+    logger = _logger(store, artifacts)
+    logger.log(
+        request_id="odd", model_version=1, route="c", inputs=[{"obj": {"a": [{}]}}], outputs=[1], latency_ms=1
+    )
+    for i in range(3):
+        logger.log(
+            request_id=f"r{i}",
+            model_version=1,
+            route="c",
+            inputs=[{"obj": {"k": i}}],
+            outputs=[0],
+            latency_ms=1,
+        )
+    logger.close()
+    assert logger.written_rows == 4 and logger.dropped == 0 and logger.last_error is None
+    logged = read_predictions(store, artifacts, "churn")
+    values = [json.loads(v) for v in logged["input.obj"]]  # as text; fields the others had are null
+    assert values[0]["a"] == [{}] and [v["k"] for v in values[1:]] == [0, 1, 2]
 
 
 def test_segments_are_cut_by_size(store: SqlStore, artifacts: LocalArtifactStore) -> None:

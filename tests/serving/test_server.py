@@ -12,7 +12,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 import loopml as lm
 from loopml.serving import ModelServer, ServedModel, ServerOptions
@@ -172,6 +175,28 @@ async def test_numeric_requests_take_the_array_path_with_the_same_answers(
         ),
         ("/invocations", b'{"instances": [[1, 2]]}', "application/json", 422, "5 values"),
         ("/invocations", b'{"instances": [[true, 1, 2, 3, 4]]}', "application/json", 422, "f0"),
+        (
+            "/invocations",
+            b'{"dataframe_split": {"columns": ["f0", "f0", "f1", "f2", "f3", "f4"], '
+            b'"data": [[1, 1, 2, 3, 4, 5]]}}',
+            "application/json",
+            422,
+            "more than once",
+        ),
+        (
+            "/v2/models/rf/infer",
+            b'{"inputs": [{"name": "x", "shape": [100000000000, 0], "datatype": "FP64", "data": []}]}',
+            "application/json",
+            400,
+            "holds no values",
+        ),
+        (
+            "/invocations",
+            b'{"dataframe_records": [' + b", ".join(b'{"k%d": 1}' % i for i in range(2000)) + b"]}",
+            "application/json",
+            422,
+            "different columns",
+        ),
         ("/invocations", b'{"instances": [[1, 2, 3, 4, "5"]]}', "application/json", 422, "f4"),
         ("/invocations", b'{"instances": [], "inputs": []}', "application/json", 400, "exactly one"),
         ("/invocations", b'{"dataframe_records": []}', "application/json", 400, "no rows"),
@@ -398,6 +423,83 @@ async def test_a_lone_request_to_a_fast_model_is_predicted_on_the_event_loop() -
         assert calls[-1][0] != loop_thread
     finally:
         await batcher.stop()
+
+
+async def test_values_a_typed_signature_cannot_take_are_422() -> None:
+    """Whole numbers out of int64's range (or infinite), and lists where a category belongs."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"age": rng.integers(18, 90, 200), "plan": pd.Categorical(rng.choice(["a", "b"], 200))})
+    model = make_pipeline(
+        ColumnTransformer([("plan", OneHotEncoder(), ["plan"])], remainder="passthrough"),
+        RandomForestClassifier(5, random_state=0),
+    ).fit(x, rng.integers(0, 2, 200))
+    lm.register_model("typed", model, input_example=x.head(20))
+    app = ModelServer(ServedModel.load("typed:1")).app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        for record, column in (
+            ({"age": 1e300, "plan": "a"}, "age"),
+            ({"age": 30, "plan": ["a"]}, "plan"),
+            ({"age": 30, "plan": {"x": 1}}, "plan"),
+        ):
+            response = await c.post("/invocations", json={"dataframe_records": [record]})
+            assert response.status_code == 422, (record, response.text)
+            assert column in response.json()["error"]
+        csv = await c.post("/invocations", content="age,plan\ninf,a\n", headers={"content-type": "text/csv"})
+        assert csv.status_code == 422 and "age" in csv.json()["error"]
+        ok = await c.post("/invocations", json={"dataframe_records": [{"age": 30, "plan": "a"}]})
+        assert ok.status_code == 200
+
+
+async def test_routes_ids_and_personal_columns_across_versions(registered: tuple[pd.DataFrame, Any]) -> None:
+    """A canary with more personal columns is hashed in the log too; a canary of another model is refused;
+    a V2 request's id is its id in the log; /versions/V/infer is answered by V; with several workers the
+    routes cannot change while serving."""
+    from loopml.monitoring import read_predictions
+    from loopml.tracking import get_client
+
+    x, _ = registered
+    y = (x["f2"] > 0).astype(int)
+    lm.register_model(
+        "rf", RandomForestClassifier(5, random_state=1).fit(x, y), input_example=x.head(20), personal=["f0"]
+    )
+    lm.register_model("other", RandomForestClassifier(5, random_state=1).fit(x, y), input_example=x.head(20))
+    server = ModelServer(ServedModel.load("rf:1"), ServerOptions(reload_interval=0))
+    app = server.app()
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
+    ):
+        other = await c.put("/admin/routes", json={"canary": {"ref": "other:1", "percent": 50}})
+        assert other.status_code == 422 and "serves 'rf'" in other.json()["error"]
+        routes = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 100}})
+        assert routes.status_code == 200
+        row = _rows(x, 1)
+        tensor = {
+            "id": "mine-1",
+            "inputs": [{"name": "input", "shape": [1, 5], "datatype": "FP64", "data": row}],
+        }
+        answer = await c.post("/v2/models/rf/infer", json=tensor)
+        assert answer.json()["model_version"] == "2" and answer.headers["x-request-id"] == "mine-1"
+        pinned = await c.post("/v2/models/rf/versions/1/infer", json={**tensor, "id": "mine-2"})
+        assert pinned.json()["model_version"] == "1"
+    client = get_client()
+    log = read_predictions(client.store, client.artifacts, "rf").set_index("request_id")
+    assert log.loc["mine-1", "model_version"] == 2 and log.loc["mine-2", "model_version"] == 1
+    assert log.loc["mine-1", "input.f0"] != row[0][0] and isinstance(log.loc["mine-1", "input.f0"], str)
+    assert log.loc["mine-1", "input.f1"] == row[0][1]  # not personal: as sent
+
+    several = ModelServer(ServedModel.load("rf:1"), ServerOptions(workers=2, log_predictions=False)).app()
+    async with (
+        several.router.lifespan_context(several),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=several), base_url="http://t") as c,
+    ):
+        refused = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 10}})
+        assert refused.status_code == 409 and "--workers 1" in refused.json()["error"]
 
 
 def _second_version(x: pd.DataFrame) -> Any:
