@@ -240,6 +240,30 @@ def test_a_value_parquet_cannot_type_does_not_stop_the_log(
     assert values[0]["a"] == [{}] and [v["k"] for v in values[1:]] == [0, 1, 2]
 
 
+def test_the_buffer_is_bounded_in_bytes_too(store: SqlStore, artifacts: LocalArtifactStore) -> None:
+    logger = _logger(store, artifacts, max_buffered_bytes=100)
+
+    def log(i: int, **kw: object) -> bool:
+        return logger.log(
+            request_id=f"r{i}",
+            model_version=1,
+            route="c",
+            inputs=np.zeros((1, 10)),  # 80 bytes
+            input_names=[f"c{j}" for j in range(10)],
+            outputs=[0],
+            latency_ms=1,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    assert log(0)  # alone, a record is taken whatever its size
+    assert not log(1) and logger.dropped == 1  # 160 bytes would pass the bound
+    assert log(2, nbytes=10)  # a size given by the caller (the request body's) counts instead
+    logger.flush()
+    assert log(3)  # written: room again
+    logger.close()
+    assert logger.written_rows == 3
+
+
 def test_segments_are_cut_by_size(store: SqlStore, artifacts: LocalArtifactStore) -> None:
     logger = _logger(store, artifacts, max_rows_per_segment=5)
     for i in range(12):

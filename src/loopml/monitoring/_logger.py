@@ -3,9 +3,10 @@
 ``log()`` takes a lock for a few list operations and returns: no conversion, no I/O. The writer thread turns
 what is buffered into a Parquet segment when ``max_rows_per_segment`` rows wait or the oldest has waited
 ``flush_interval`` seconds, stores the blob, then indexes it in the Store. Rows count against
-``max_buffered_rows`` until their segment is indexed, so a sink that falls behind (or is down) bounds memory:
-once the bound is reached ``log()`` refuses new records (returns False) and counts them as dropped. A failed
-write keeps its rows and is tried again; ``close()`` writes everything accepted before it returns.
+``max_buffered_rows`` (and their size against ``max_buffered_bytes``) until their segment is indexed, so a
+sink that falls behind (or is down) bounds memory: once a bound is reached ``log()`` refuses new records
+(returns False) and counts them as dropped. A failed write keeps its rows and is tried again; ``close()``
+writes everything accepted before it returns.
 
 Long runs: each segment is a blob and an index row, so a quiet model would leave many tiny segments; the
 flush interval bounds how late a row becomes readable, not how small a segment may be, and
@@ -31,6 +32,7 @@ from loopml.monitoring._segments import (
     build_table,
     count_outputs,
     count_rows,
+    estimate_bytes,
     to_parquet,
 )
 
@@ -58,6 +60,7 @@ class PredictionLogger:
         max_rows_per_segment: int = 10_000,
         flush_interval: float = 1.0,
         max_buffered_rows: int = 100_000,
+        max_buffered_bytes: int = 256 * 1024 * 1024,
         personal: Iterable[str] = (),
         personal_mode: Literal["hash", "drop"] = "hash",
         salt: bytes | str | None = None,
@@ -74,6 +77,7 @@ class PredictionLogger:
         self._store, self._artifacts, self.model = store, artifacts, model
         self.max_rows_per_segment = max_rows_per_segment
         self.max_buffered_rows = max_buffered_rows
+        self.max_buffered_bytes = max_buffered_bytes
         self.flush_interval = float(flush_interval)
         self.personal = frozenset(personal)
         self.personal_mode = personal_mode
@@ -91,6 +95,7 @@ class PredictionLogger:
         self._buffer: deque[tuple[float, LogRecord]] = deque()  # (monotonic time accepted, record)
         self._buffer_rows = 0
         self._pending_rows = 0  # accepted but not yet indexed: the buffer and the batch being written
+        self._pending_bytes = 0  # about how much memory those hold
         self._dropped = self._dropped_requests = self._written = self._segments = 0
         self._flush_wanted = False
         self._closed = False
@@ -125,11 +130,13 @@ class PredictionLogger:
         latency_ms: float,
         timestamp_ms: int | None = None,
         input_names: Sequence[str] | None = None,
+        nbytes: int | None = None,
     ) -> bool:
         """Buffer one request (one or more rows); False, counted as dropped, when the buffer is full or the
         logger is closed. ``inputs`` is a DataFrame, a list of row dicts, one row dict, or a 2-D array whose
         columns ``input_names`` names. Keep ``inputs`` and ``outputs`` unchanged afterwards: they are read
-        when written."""
+        when written. ``nbytes``: about how much memory the record holds (the request body's size, say), for
+        the bound on buffered bytes; estimated when not given."""
         n = count_rows(inputs)
         names = None
         if getattr(inputs, "ndim", None) == 2 and not hasattr(inputs, "columns"):  # an array, not a DataFrame
@@ -155,15 +162,21 @@ class PredictionLogger:
             int(timestamp_ms),
             n,
             names,
+            estimate_bytes(inputs, n) if nbytes is None else int(nbytes),
         )
         with self._lock:
-            if self._closed or self._pending_rows + n > self.max_buffered_rows:
+            if (
+                self._closed
+                or self._pending_rows + n > self.max_buffered_rows
+                or (self._pending_bytes and self._pending_bytes + record.nbytes > self.max_buffered_bytes)
+            ):
                 self._dropped += n
                 self._dropped_requests += 1
                 return False
             self._buffer.append((time.monotonic(), record))
             self._buffer_rows += n
             self._pending_rows += n
+            self._pending_bytes += record.nbytes
             if self._buffer_rows >= self.max_rows_per_segment or len(self._buffer) == 1:
                 self._wake.notify()  # a full segment to write, or a deadline to start timing
         return True
@@ -253,6 +266,7 @@ class PredictionLogger:
                 raise
             with self._lock:
                 self._pending_rows -= rows
+                self._pending_bytes -= sum(r.nbytes for r in batch[start:end])
                 self._written += rows
                 self._segments += 1
             start = end

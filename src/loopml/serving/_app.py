@@ -202,7 +202,9 @@ class ModelServer:
         personal = [] if signature is None else list(signature.personal_columns)
         return PredictionLogger(client.store, client.artifacts, model=self.served.name, personal=personal)
 
-    def _log(self, lane: Lane, request_id: str, rows: Any, result: Any, seconds: float) -> None:
+    def _log(
+        self, lane: Lane, request_id: str, rows: Any, result: Any, seconds: float, nbytes: int | None = None
+    ) -> None:
         if self.logger is None:
             return
         accepted = self.logger.log(
@@ -213,6 +215,7 @@ class ModelServer:
             outputs=result,
             latency_ms=seconds * 1000,
             input_names=lane.served.columns if isinstance(rows, np.ndarray) else None,
+            nbytes=nbytes,
         )
         if not accepted:
             self.metrics.log_dropped.inc()
@@ -489,7 +492,7 @@ class ModelServer:
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
             headers["Server-Timing"] = f"predict;dur={predict_s * 1000:.3f}"
             response = _json(encode(result, context, request_id, lane.served), headers=headers)
-            self._log(lane, request_id, frame, result, time.perf_counter() - started)
+            self._log(lane, request_id, frame, result, time.perf_counter() - started, len(body))
         except RequestError as exc:
             status = exc.status
             response = _json(exc.body(), status, headers)
