@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -46,11 +47,19 @@ def registered() -> tuple[pd.DataFrame, Any]:
 @pytest.fixture(params=[True, False], ids=["batching", "no-batching"])
 async def client(request: pytest.FixtureRequest, registered: Any) -> AsyncIterator[httpx.AsyncClient]:
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(batching=request.param))
+    async with _asgi(server) as c:
+        yield c
+
+
+@asynccontextmanager
+async def _asgi(server: ModelServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``server``'s app in process (no socket), with the app's startup and shutdown run."""
     app = server.app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        yield c
 
 
 def _rows(x: pd.DataFrame, n: int = 3) -> list[list[float]]:
@@ -239,12 +248,7 @@ async def test_client_mistakes_are_4xx_with_a_reason(
 
 async def test_an_oversized_body_is_413(registered: Any) -> None:
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(max_body=1000))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
         big = {"dataframe_split": {"columns": COLUMNS, "data": [[0.5] * 5] * 200}}
         response = await c.post("/invocations", json=big)
     assert response.status_code == 413 and "larger than 1000 bytes" in response.json()["error"]
@@ -255,12 +259,7 @@ async def test_concurrent_requests_are_batched_and_answered_each_with_its_own(
 ) -> None:
     x, model = registered
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(max_batch=32, max_wait_ms=20))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
         bodies = [{"dataframe_split": {"columns": COLUMNS, "data": _rows(x.iloc[i:], 1)}} for i in range(40)]
         bad = {"dataframe_split": {"columns": COLUMNS, "data": [[float("nan")] * 5]}}
         responses = await asyncio.gather(
@@ -434,12 +433,7 @@ async def test_values_a_typed_signature_cannot_take_are_422() -> None:
         RandomForestClassifier(5, random_state=0),
     ).fit(x, rng.integers(0, 2, 200))
     lm.register_model("typed", model, input_example=x.head(20))
-    app = ModelServer(ServedModel.load("typed:1")).app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(ModelServer(ServedModel.load("typed:1"))) as c:
         for record, column in (
             ({"age": 1e300, "plan": "a"}, "age"),
             ({"age": 30, "plan": ["a"]}, "plan"),
@@ -468,12 +462,7 @@ async def test_routes_ids_and_personal_columns_across_versions(registered: tuple
     )
     lm.register_model("other", RandomForestClassifier(5, random_state=1).fit(x, y), input_example=x.head(20))
     server = ModelServer(ServedModel.load("rf:1"), ServerOptions(reload_interval=0))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
         other = await c.put("/admin/routes", json={"canary": {"ref": "other:1", "percent": 50}})
         assert other.status_code == 422 and "serves 'rf'" in other.json()["error"]
         routes = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 100}})
@@ -493,11 +482,8 @@ async def test_routes_ids_and_personal_columns_across_versions(registered: tuple
     assert log.loc["mine-1", "input.f0"] != row[0][0] and isinstance(log.loc["mine-1", "input.f0"], str)
     assert log.loc["mine-1", "input.f1"] == row[0][1]  # not personal: as sent
 
-    several = ModelServer(ServedModel.load("rf:1"), ServerOptions(workers=2, log_predictions=False)).app()
-    async with (
-        several.router.lifespan_context(several),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=several), base_url="http://t") as c,
-    ):
+    several = ModelServer(ServedModel.load("rf:1"), ServerOptions(workers=2, log_predictions=False))
+    async with _asgi(several) as c:
         refused = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 10}})
         assert refused.status_code == 409 and "--workers 1" in refused.json()["error"]
 
@@ -515,14 +501,9 @@ async def test_an_alias_move_is_followed_without_a_failed_request(
     x, first = registered
     second = _second_version(x)
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0.05))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
     body = {"dataframe_split": {"columns": COLUMNS, "data": _rows(x, 50)}}
     answers: list[list[int]] = []
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
 
         async def traffic() -> None:
             for _ in range(60):
@@ -548,13 +529,8 @@ async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFram
     x, _ = registered
     _second_version(x)
     server = ModelServer(ServedModel.load("rf:1"), ServerOptions(admin_token="s3cret"))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
     auth = {"authorization": "Bearer s3cret"}
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
         assert (await c.put("/admin/routes", json={"canary": None})).status_code == 401
         bad = await c.put("/admin/routes", json={"canary": {"ref": "rf:2", "percent": 150}}, headers=auth)
         assert bad.status_code == 400 and "percent" in bad.json()["error"]
@@ -608,12 +584,7 @@ async def test_every_answered_request_is_one_row_of_the_prediction_log(
 
     x, model = registered
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0))
-    app = server.app()
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://t") as c,
-    ):
+    async with _asgi(server) as c:
         responses = await asyncio.gather(
             *(
                 c.post(
