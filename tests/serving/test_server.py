@@ -306,7 +306,7 @@ def test_loopml_serve_answers_over_real_http(
     response = httpx.post(served_process + "/invocations", json=body, timeout=10)
     assert response.status_code == 200 and response.json()["predictions"] == model.predict(x.head(5)).tolist()
     metrics = httpx.get(served_process + "/metrics", timeout=10).text
-    assert 'loopml_model_version_info{model="rf",version="1"} 1.0' in metrics
+    assert 'loopml_model_version_info{model="rf",route="champion",version="1"} 1.0' in metrics
 
 
 def test_two_worker_processes_answer_and_every_answer_is_logged_once(
@@ -522,7 +522,9 @@ async def test_an_alias_move_is_followed_without_a_failed_request(
     expected = {tuple(first.predict(x.head(50)).tolist()), tuple(second.predict(x.head(50)).tolist())}
     assert {tuple(a) for a in answers} == expected  # every answer is one version's, never a failure
     assert tuple(answers[-1]) == tuple(second.predict(x.head(50)).tolist())
-    assert 'loopml_model_version_info{model="rf",version="2"} 1.0' in server.metrics.exposition()[0].decode()
+    info = server.metrics.exposition()[0].decode()
+    assert 'loopml_model_version_info{model="rf",route="champion",version="2"} 1.0' in info
+    assert 'version="1"' not in info.split("loopml_model_version_info{", 1)[1].split("\n# ", 1)[0]
 
 
 async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFrame, Any]) -> None:
@@ -542,6 +544,14 @@ async def test_canary_and_shadow_set_while_serving(registered: tuple[pd.DataFram
             headers=auth,
         )
         assert routes.json()["canary"]["version"] == 2 and routes.json()["shadow"]["version"] == 2
+        info = server.metrics.exposition()[0].decode()
+        for route, version in (("champion", 1), ("canary", 2), ("shadow", 2)):
+            assert f'loopml_model_version_info{{model="rf",route="{route}",version="{version}"}} 1.0' in info
+        unknown = await c.post("/v2/models/nope/infer", json={})
+        assert unknown.status_code == 404
+        assert 'loopml_requests_total{protocol="v2",route="none",status="404"} 1.0' in (
+            server.metrics.exposition()[0].decode()
+        )
         versions = []
         for i in range(60):
             body = {

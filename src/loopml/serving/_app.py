@@ -155,7 +155,7 @@ class ModelServer:
         self.canary: Lane | None = None
         self.canary_percent = 0.0
         self.shadow: Lane | None = None
-        self.metrics.set_model(served.name, served.version)
+        self._publish_routes()
         self.ready = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
@@ -261,7 +261,7 @@ class ModelServer:
         new = await self._load_lane("champion", ref)
         new.served.ref = self.champion.served.ref  # keep following the alias
         old, self.champion = self.champion, new
-        self.metrics.set_model(new.served.name, new.served.version)
+        self._publish_routes()
         await old.close()
 
     async def set_routes(self, canary: tuple[str, float] | None, shadow: str | None) -> None:
@@ -278,8 +278,19 @@ class ModelServer:
         old = [lane for lane in (self.canary, self.shadow) if lane is not None]
         self.canary, self.canary_percent = new_canary, (0.0 if canary is None else canary[1])
         self.shadow = new_shadow
+        self._publish_routes()
         for lane in old:
             self._background(lane.close())
+
+    def _publish_routes(self) -> None:
+        lanes = {"champion": self.champion, "canary": self.canary, "shadow": self.shadow}
+        self.metrics.set_routes(
+            {
+                route: (lane.served.name, lane.served.version)
+                for route, lane in lanes.items()
+                if lane is not None
+            }
+        )
 
     def routes(self) -> dict[str, Any]:
         return {
@@ -396,6 +407,7 @@ class ModelServer:
     async def v2_infer(self, request: Request) -> Response:
         unknown = self._known(request)
         if unknown is not None:
+            self.metrics.requests.labels(protocol="v2", route="none", status=str(unknown.status_code)).inc()
             return unknown
         return await self._handle(request, "v2", self._decode_v2, self._encode_v2)
 

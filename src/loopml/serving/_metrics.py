@@ -40,8 +40,8 @@ class ServerMetrics:
         )
         self.model = Gauge(
             "loopml_model_version_info",
-            "The model version being served (1 for the one in use).",
-            ["model", "version"],
+            "The model versions being served, by route (1 for each in use).",
+            ["model", "version", "route"],
             registry=self.registry,
         )
         self.reload_failures = Counter(
@@ -72,9 +72,11 @@ class ServerMetrics:
         )
         buffered.set_function(lambda: float(getattr(logger, "buffered_rows", 0)))
 
-    def set_model(self, name: str, version: int) -> None:
+    def set_routes(self, served: dict[str, tuple[str, int]]) -> None:
+        """The versions now serving each route: ``{"champion": ("churn", 3), "canary": ("churn", 4)}``."""
         self.model.clear()
-        self.model.labels(model=name, version=str(version)).set(1)
+        for route, (name, version) in served.items():
+            self.model.labels(model=name, version=str(version), route=route).set(1)
 
     def observe(self, protocol: str, status: int, seconds: float, route: str = "champion") -> None:
         self.requests.labels(protocol=protocol, route=route, status=str(status)).inc()
