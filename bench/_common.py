@@ -222,6 +222,16 @@ def print_report(header: Sequence[str], rows: Sequence[Sequence[str]], notes: Se
         print(f"- {note}")
 
 
+def changed_during_run(before: str, after: str) -> list[str]:
+    """A note when loopml's code changed while a bench ran (others commit meanwhile), else none."""
+    if after == before:
+        return []
+    return [
+        f"**WARNING**: loopml's code changed during the run (from {before} to {after}); the figures may mix "
+        "both. Run again on a quiet tree."
+    ]
+
+
 def load_average() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.2f} (1 min), {five:.2f} (5 min)"

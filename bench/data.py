@@ -46,6 +46,7 @@ from _common import (
     REPO_DIR,
     RESULTS_FILE,
     WORK_DIR,
+    changed_during_run,
     compile_loopml,
     ensure_venv,
     fmt_duration,
@@ -642,13 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *METHOD_NOTES,
         *cpu_notes(results),
     ]
-    # others commit to loopml while a run goes on: say so when the figures may mix two states of its code
-    loopml_after = tools[0].version()
-    if loopml_after != versions["loopml"]:
-        notes.append(
-            f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
-            f"{loopml_after}); the figures may mix both. Run again on a quiet tree."
-        )
+    notes += changed_during_run(versions["loopml"], tools[0].version())
     print_report(TABLE_HEADER, [row.cells() for row in rows], notes)
     if not args.no_write:
         command = " ".join([".venv/bin/python bench/data.py", *(argv if argv is not None else sys.argv[1:])])

@@ -56,6 +56,7 @@ from _common import (
     REPO_DIR,
     RESULTS_FILE,
     WORK_DIR,
+    changed_during_run,
     compile_loopml,
     ensure_venv,
     fmt_duration,
@@ -843,13 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"`python -c 'import prefect'` {fmt_duration(floors['prefect'])}. Every whole-process run pays it.",
         *run_notes(sizes, chain, fan, side),
     ]
-    # others commit to loopml while a run goes on: say so when the figures may mix two states of its code
-    loopml_after = tools[0].version()
-    if loopml_after != versions["loopml"]:
-        notes.append(
-            f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
-            f"{loopml_after}); the figures may mix both. Run again on a quiet tree."
-        )
+    notes += changed_during_run(versions["loopml"], tools[0].version())
     print_report(TABLE_HEADER, [row.cells() for row in rows], notes)
     if not args.no_write:
         command = " ".join(

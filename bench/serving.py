@@ -67,6 +67,7 @@ from _common import (
     REPO_DIR,
     RESULTS_FILE,
     WORK_DIR,
+    changed_during_run,
     ensure_venv,
     fmt_duration,
     fmt_ratio,
@@ -1154,11 +1155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "both servers; wrk counted no errors in any run.",
         *raw_notes(lm, mf),
     ]
-    if loopml_version() != versions["loopml"]:
-        notes.append(
-            f"**WARNING**: loopml's code changed during the run (from {versions['loopml']} to "
-            f"{loopml_version()}); the figures may mix both. Run again on a quiet tree."
-        )
+    notes += changed_during_run(versions["loopml"], loopml_version())
     print_report(TABLE_HEADER, [row.cells() for row in table], notes)
     if not args.keep:
         keep = session / "results.json"
