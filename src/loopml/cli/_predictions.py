@@ -16,7 +16,6 @@ from loopml.errors import InvalidArgumentError, NotFoundError
 if TYPE_CHECKING:
     import pandas as pd
 
-ROUTES = ("champion", "canary", "shadow")
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -38,6 +37,7 @@ def predictions_cmd(
     """Show the prediction log: the newest requests a server answered for MODEL (inputs with --json), or a
     summary per version and route, with the ground truth that has arrived for them."""
     from loopml.monitoring import join_labels, read_labels, read_predictions
+    from loopml.monitoring._segments import ROUTES
     from loopml.tracking import get_client
 
     if route is not None and route not in ROUTES:

@@ -79,14 +79,11 @@ class PredictionLogger:
         self.max_buffered_rows = max_buffered_rows
         self.max_buffered_bytes = max_buffered_bytes
         self.flush_interval = float(flush_interval)
-        self.personal = frozenset(personal)
+        self.personal: frozenset[str] = frozenset()
         self.personal_mode = personal_mode
         self._hasher: Callable[[Any], str] | None = None
         self._salt = salt
-        if self.personal and personal_mode == "hash":
-            from loopml.monitoring._personal import Hasher, prediction_salt
-
-            self._hasher = Hasher(prediction_salt() if salt is None else salt)
+        self.add_personal(personal)
         self._clock = clock
 
         self._lock = threading.Lock()

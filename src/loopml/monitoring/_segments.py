@@ -20,6 +20,7 @@ from loopml.errors import InvalidArgumentError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+ROUTES = ("champion", "canary", "shadow")  # the routes a model server logs requests under
 BASE_COLUMNS = ("request_id", "row", "timestamp_ms", "model", "model_version", "route", "latency_ms")
 INPUT_PREFIX = "input."
 OUTPUT = "output"
@@ -126,17 +127,24 @@ def _array(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        return pa.array(
-            [
-                None
-                if _is_missing(v)
-                else v
-                if isinstance(v, str)
-                else json.dumps(v.tolist() if hasattr(v, "tolist") else v, default=str)
-                for v in values
-            ],
-            type=pa.string(),
-        )
+        return _text(values)
+
+
+def _text(values: list[Any]) -> pa.Array:
+    """``values`` as a text column: strings as they are, anything else as JSON, missing values as null."""
+    import pyarrow as pa
+
+    return pa.array(
+        [
+            None
+            if _is_missing(v)
+            else v
+            if isinstance(v, str)
+            else json.dumps(v.tolist() if hasattr(v, "tolist") else v, default=str)
+            for v in values
+        ],
+        type=pa.string(),
+    )
 
 
 def _shared_names(records: Sequence[LogRecord]) -> tuple[str, ...] | None:
@@ -253,11 +261,7 @@ def as_text(table: pa.Table) -> pa.Table:
         if name in BASE_COLUMNS or pa.types.is_string(column.type):
             columns[name] = column
             continue
-        values = column.to_pylist()
-        columns[name] = pa.array(
-            [None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values],
-            type=pa.string(),
-        )
+        columns[name] = _text(column.to_pylist())
     return pa.table(columns)
 
 

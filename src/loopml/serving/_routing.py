@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from loopml.serving._app import ServedModel, ServerOptions
     from loopml.serving._metrics import ServerMetrics
 
-ROUTES = ("champion", "canary", "shadow")
-
 
 class Lane:
     def __init__(
