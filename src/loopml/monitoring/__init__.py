@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments, writer, reader) and late labels; monitors that cut it into
+windows, compare them with a reference (drift, performance, checks) and raise alerts.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -14,6 +15,19 @@ _EXPORTS: dict[str, str] = {
     "PredictionLogger": "loopml.monitoring._logger",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
+        name: "loopml.monitoring._monitor"
+        for name in (
+            "MonitorCheck",
+            "add_monitor",
+            "check_monitor",
+            "delete_monitor",
+            "get_monitor",
+            "list_monitors",
+            "monitor_report",
+            "monitor_windows",
+        )
+    },
+    **{
         name: "loopml.monitoring._reader"
         for name in ("compact_segments", "join_labels", "log_labels", "read_labels", "read_predictions")
     },
@@ -25,6 +39,16 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._monitor import (
+        MonitorCheck,
+        add_monitor,
+        check_monitor,
+        delete_monitor,
+        get_monitor,
+        list_monitors,
+        monitor_report,
+        monitor_windows,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
         compact_segments,
@@ -35,11 +59,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "MonitorCheck",
     "PredictionLogger",
+    "add_monitor",
+    "check_monitor",
     "compact_segments",
+    "delete_monitor",
+    "get_monitor",
     "hash_value",
     "join_labels",
+    "list_monitors",
     "log_labels",
+    "monitor_report",
+    "monitor_windows",
     "prediction_salt",
     "read_labels",
     "read_predictions",
