@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments, writer, reader) and late labels; alert rules, notifiers and
+the alert manager; later drift and windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -12,6 +13,8 @@ from loopml._lazy import lazy_exports
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "PredictionLogger": "loopml.monitoring._logger",
+    "Rule": "loopml.monitoring._rules",
+    "RuleError": "loopml.errors",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -24,6 +27,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import RuleError
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
@@ -33,9 +37,12 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._rules import Rule
 
 __all__ = [
     "PredictionLogger",
+    "Rule",
+    "RuleError",
     "compact_segments",
     "hash_value",
     "join_labels",
