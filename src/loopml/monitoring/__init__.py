@@ -1,5 +1,6 @@
 """Monitoring: the prediction log (segments, writer, reader) and late labels; monitors that cut it into
-windows, compare them with a reference (drift, performance, checks) and raise alerts.
+windows and compare them with a reference (drift, performance, checks); alert rules, notifiers and the
+alert manager.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -13,6 +14,8 @@ from loopml._lazy import lazy_exports
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "PredictionLogger": "loopml.monitoring._logger",
+    "Rule": "loopml.monitoring._rules",
+    "RuleError": "loopml.errors",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._monitor"
@@ -38,6 +41,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import RuleError
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._monitor import (
         MonitorCheck,
@@ -57,10 +61,13 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._rules import Rule
 
 __all__ = [
     "MonitorCheck",
     "PredictionLogger",
+    "Rule",
+    "RuleError",
     "add_monitor",
     "check_monitor",
     "compact_segments",
