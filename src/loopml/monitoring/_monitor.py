@@ -261,6 +261,8 @@ def _parse_rules(rules: Sequence[Any]) -> list[Any]:
 
 
 def _check_notifiers(notifiers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    if not notifiers:
+        return []
     from loopml.monitoring._notifiers import notifier_from_config
 
     out = []
@@ -486,12 +488,12 @@ def _plan(store: Store, client: TrackingClient, monitor: Monitor, spec: Any) -> 
 
 def _alerts(store: Store, monitor: Monitor, clock: Clock) -> list[Alert]:
     """Run the alert manager over the monitor's stored windows; the alerts firing afterwards."""
-    from loopml.monitoring._alerts import AlertManager
-    from loopml.monitoring._notifiers import notifier_from_config
-
     config = monitor.config
     rules = _parse_rules(config.get("rules") or ())
     if rules:
+        from loopml.monitoring._alerts import AlertManager
+        from loopml.monitoring._notifiers import notifier_from_config
+
         notifiers = [notifier_from_config(dict(c)) for c in config.get("notifiers") or ()]
         manager = AlertManager(
             store, monitor, rules, notifiers, clock=clock, cooldown_s=float(config.get("cooldown_s", 3600.0))

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import LoopmlError
 from loopml.monitoring._performance import LABEL, Estimator, attach_labels, compare, new_classes, realised
 from loopml.monitoring._reference import EXACT_LIMIT, INPUT_PREFIX, Reference, log_name, version_metrics
-from loopml.monitoring._windows import OK_STATUS, WindowData, WindowSpec
+from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -157,6 +157,36 @@ def request_counts(meta: pd.DataFrame, hours: float) -> tuple[dict[str, float | 
         "prediction_rate": rows / hours if hours > 0 else None,
     }
     return metrics, {"errors_by_status": {str(k): int(v) for k, v in by_status.items()}}
+
+
+def _empty_counts(hours: float) -> dict[str, float | None]:
+    return {
+        "rows": 0.0,
+        "errors": 0.0,
+        "error_rate": None,
+        "latency_p50_ms": None,
+        "latency_p99_ms": None,
+        "prediction_rate": 0.0 if hours > 0 else None,
+    }
+
+
+def profile_counts(found: VersionProfile, hours: float) -> dict[str, float | None]:
+    """Rows, errors and latencies of one version from its merged segment profiles (no row read)."""
+    requests = found.requests + found.errors
+    latency: dict[float, float] = {}
+    if found.profile is not None:
+        try:
+            latency = found.profile["latency_ms"].quantiles((0.5, 0.99))
+        except KeyError:
+            latency = {}
+    return {
+        "rows": float(found.rows),
+        "errors": float(found.errors),
+        "error_rate": found.errors / requests if requests else None,
+        "latency_p50_ms": latency.get(0.5),
+        "latency_p99_ms": latency.get(0.99),
+        "prediction_rate": found.rows / hours if hours > 0 else None,
+    }
 
 
 def _slice_counts(rows: pd.DataFrame, hours: float) -> dict[str, float | None]:
@@ -434,8 +464,6 @@ def compute_window(
     from loopml.store import WindowResult
 
     window = data.window
-    meta = data.meta()
-    versions = sorted({int(v) for v in meta["model_version"].dropna().unique().tolist()})
     results: list[WindowResult] = []
 
     def result(
@@ -455,35 +483,44 @@ def compute_window(
             )
         )
 
+    labels: dict[str, Any] = {}
+    if plan.reference.target is not None and data.segments:
+        found = plan.store.predictions.labels(plan.model, data.request_ids())
+        labels = {lb.request_id: lb.label for lb in found}
+    wanted = plan.row_columns(labelled=bool(labels))
+    # nothing to read row by row: counts and latencies come from the segment profiles too, so the window's
+    # blobs are never read (latency quantiles are then those of answered rows, from the profile's sketch)
+    by_profiles = not wanted and not labels and plan.reference.target is None and data.profiled()
+    profiles = None
+    if by_profiles or any(not plan.exact(c) for c in plan.drift_columns):
+        profiles = data.profiles(profile_frame)
+    meta = None if by_profiles else data.meta()
+    if meta is not None:
+        versions = sorted({int(v) for v in meta["model_version"].dropna().unique().tolist()})
+    else:
+        versions = sorted(v for v, p in (profiles or {}).items() if p.rows or p.errors)
+
     if not versions:
-        counts, extra = request_counts(meta, window.hours)
-        result(
-            fallback_version, "", {**counts, "drift_share": None, "drifted": None}, {"empty": True, **extra}
-        )
+        counts = _empty_counts(window.hours)
+        result(fallback_version, "", {**counts, "drift_share": None, "drifted": None}, {"empty": True})
         return results
 
-    labels: dict[str, Any] = {}
-    if plan.reference.target is not None:
-        ids = meta.loc[meta["status"] == OK_STATUS, "request_id"].dropna().unique().tolist()
-        labels = {lb.request_id: lb.label for lb in plan.store.predictions.labels(plan.model, ids)}
-    wanted = plan.row_columns(labelled=bool(labels))
     rows_all = monitor_rows(data.rows(wanted), plan.features) if wanted else None
-    profiles = None
-    if any(not plan.exact(c) for c in plan.drift_columns):
-        profiles = data.profiles(profile_frame)
-
     for version in versions:
-        part = meta[meta["model_version"] == version]
-        counts, extra = request_counts(part, window.hours)
+        found_profile = None if profiles is None else profiles.get(version)
+        if meta is not None:
+            counts, extra = request_counts(meta[meta["model_version"] == version], window.hours)
+        else:
+            assert found_profile is not None
+            counts, extra = profile_counts(found_profile, window.hours), {"counts": "profile"}
         rows = None
         if rows_all is not None:
             rows = rows_all[rows_all["model_version"] == version].reset_index(drop=True)
             if plan.reference.target is not None:
                 rows = attach_labels(rows, labels)
-        found = None if profiles is None else profiles.get(version)
-        profile = (
-            None if found is None or found.profile is None else monitor_profile(found.profile, plan.features)
-        )
+        profile = None
+        if found_profile is not None and found_profile.profile is not None:
+            profile = monitor_profile(found_profile.profile, plan.features)
         metrics, details = _group(plan, version, _Columns(rows, profile), counts)
         result(version, "", metrics, {**extra, **details})
         if plan.segment_by is not None and rows is not None and len(rows):

@@ -44,7 +44,8 @@ _NAMED = {"hour": "1h", "hourly": "1h", "day": "1d", "daily": "1d"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$", re.IGNORECASE)
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
 # the columns every request has, errors included: what counts, error rates and latencies are read from
-META_COLUMNS = ("request_id", "row", "timestamp_ms", "model_version", "route", "latency_ms", "status")
+# (numbers only: a million request ids as Python strings would cost more than the rest of a check)
+META_COLUMNS = ("row", "timestamp_ms", "model_version", "latency_ms", "status")
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class VersionProfile:
     rows: int
     errors: int
     profile: Profile | None
+    requests: int = 0
 
 
 @dataclass
@@ -263,6 +265,11 @@ class WindowData:
         ]
         return cls(store, artifacts, model, window, route, inside)
 
+    def profiled(self) -> bool:
+        """Whether every segment of the window lies wholly inside it and has its profile: then the profiles
+        alone say what the window holds."""
+        return all(self.inside(s) and getattr(s, "profile_digest", None) is not None for s in self.segments)
+
     def inside(self, segment: PredictionSegment) -> bool:
         """Whether every row of ``segment`` lies in the window."""
         return self.window.start_ms <= segment.min_ts and segment.max_ts < self.window.end_ms
@@ -291,6 +298,17 @@ class WindowData:
         if self._meta is None:
             self._meta = _frame(self._tables(META_COLUMNS, predictions=False), META_COLUMNS)
         return self._meta
+
+    def request_ids(self) -> list[str]:
+        """The distinct ids of the window's answered requests (what labels are looked up by)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        tables = [t for t in self._tables(["request_id"], predictions=True) if t.num_rows]
+        if not tables:
+            return []
+        ids = pa.chunked_array([c for t in tables for c in t["request_id"].chunks])
+        return [str(v) for v in pc.unique(ids).to_pylist() if v is not None]
 
     def rows(self, columns: Iterable[str]) -> pd.DataFrame:
         """The window's predictions (error rows left out) with ``columns`` (log names; a column no segment
@@ -330,9 +348,9 @@ class WindowData:
             for part in segment_profiles(self.artifacts, segment):
                 if self.route is not None and part.route != self.route:
                     continue
-                _add(out, part.model_version, part.rows, part.errors, part.profile)
+                _add(out, part.model_version, part.rows, part.errors, part.profile, part.requests)
         for version, extra in self._from_rows(cut, profile_frame).items():
-            _add(out, version, extra.rows, extra.errors, extra.profile)
+            _add(out, version, extra.rows, extra.errors, extra.profile, extra.requests)
         return out
 
     def _from_rows(
@@ -350,7 +368,8 @@ class WindowData:
         for version, part in frame.groupby("model_version", sort=True):
             ok = part[part["status"] == OK_STATUS]
             profile = profile_frame(ok[profiled].reset_index(drop=True)) if len(ok) else None
-            _add(out, int(version), len(ok), len(part) - len(ok), profile)
+            requests = int(ok["request_id"].nunique()) if "request_id" in ok.columns else 0
+            _add(out, int(version), len(ok), len(part) - len(ok), profile, requests)
         return out
 
 
@@ -360,14 +379,20 @@ def _profiled(column: str) -> bool:
 
 
 def _add(
-    out: dict[int, VersionProfile], version: int, rows: int, errors: int, profile: Profile | None
+    out: dict[int, VersionProfile],
+    version: int,
+    rows: int,
+    errors: int,
+    profile: Profile | None,
+    requests: int,
 ) -> None:
     have = out.get(version)
     if have is None:
-        out[version] = VersionProfile(version, rows, errors, profile)
+        out[version] = VersionProfile(version, rows, errors, profile, requests)
         return
     have.rows += rows
     have.errors += errors
+    have.requests += requests
     if profile is not None:
         have.profile = profile if have.profile is None else have.profile.merge(profile)
 

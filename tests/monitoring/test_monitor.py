@@ -1,0 +1,354 @@
+"""Monitors over simulated days, with an injected clock: predictions logged with explicit timestamps through
+the real PredictionLogger into a real SqlStore and LocalArtifactStore, a sensor that drifts from day 3, and
+labels that arrive two days late. Nothing sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import loopml as lm
+from loopml.artifacts import LocalArtifactStore
+from loopml.data import checks
+from loopml.errors import InvalidArgumentError, RuleError
+from loopml.monitoring import (
+    PredictionLogger,
+    add_monitor,
+    check_monitor,
+    list_monitors,
+    log_labels,
+    monitor_windows,
+)
+from loopml.monitoring._windows import DAY_MS, HOUR_MS
+from loopml.store import SqlStore, WindowResult
+from loopml.tracking import TrackingClient
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+FEATURES = ["temperature", "pressure", "vibration", "machine"]
+MODEL = "pump"
+
+
+def world(n: int, rng: np.random.Generator, offset: float = 0.0) -> pd.DataFrame:
+    """Pumps: failures follow the true temperature and the vibration; the logged temperature is what the
+    sensor reads (``offset`` above the truth once it drifts)."""
+    true_temperature = rng.normal(70.0, 5.0, n)
+    frame = pd.DataFrame(
+        {
+            "temperature": true_temperature + offset,
+            "pressure": rng.normal(30.0, 3.0, n),
+            "vibration": rng.gamma(2.0, 1.0, n),
+            "machine": rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    logit = (
+        0.6 * (true_temperature - 70.0) + 1.5 * (frame["vibration"] - 2.0) + 0.8 * (frame["machine"] == "C")
+    )
+    frame["failure"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+@dataclass
+class Pumps:
+    """A registered, evaluated model and a way to log its traffic day by day."""
+
+    client: TrackingClient
+    model: Any
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
+    labels: dict[int, dict[str, int]] = field(default_factory=dict)  # day -> request id -> label
+
+    def log_day(
+        self,
+        day: int,
+        *,
+        offset: float = 0.0,
+        rows_per_hour: int = 40,
+        version: int | Any = 1,
+        route: str = "champion",
+        errors_per_hour: int = 0,
+    ) -> None:
+        """One day of requests of one row each, ``rows_per_hour`` an hour; ``version`` may be a function of
+        the hour (an alias that moves)."""
+        truth: dict[str, int] = {}
+        clock = lambda: (T0 + (day + 1) * DAY_MS) / 1000  # noqa: E731
+        store, artifacts = self.client.store, self.client.artifacts
+        with PredictionLogger(store, artifacts, model=MODEL, flush_interval=3600.0, clock=clock) as logger:
+            for hour in range(24):
+                frame = world(rows_per_hour, self.rng, offset)
+                x = frame[FEATURES]
+                predicted = self.model.predict(x)
+                proba = self.model.predict_proba(x)
+                v = version(hour) if callable(version) else version
+                for i in range(rows_per_hour):
+                    rid = f"{route}-d{day}-h{hour}-{i}"
+                    logger.log(
+                        request_id=rid,
+                        model_version=v,
+                        route=route,
+                        inputs=x.iloc[[i]],
+                        outputs=predicted[i : i + 1],
+                        probabilities=proba[i : i + 1],
+                        classes=list(self.model.classes_),
+                        latency_ms=2.0 + (i % 10),
+                        timestamp_ms=T0 + day * DAY_MS + hour * HOUR_MS + i * 60_000,
+                    )
+                    truth[rid] = int(frame["failure"].iloc[i])
+                for j in range(errors_per_hour):
+                    logger.log_error(
+                        request_id=f"{route}-d{day}-h{hour}-err{j}",
+                        model_version=v,
+                        route=route,
+                        status=500,
+                        latency_ms=100.0,
+                        timestamp_ms=T0 + day * DAY_MS + hour * HOUR_MS + 30_000 + j,
+                    )
+                logger.flush()  # one segment an hour, as a server's would be
+        self.labels[day] = truth
+
+    def send_labels(self, day: int, at_ms: int) -> None:
+        log_labels(self.client.store, MODEL, self.labels[day], at_ms=at_ms)
+
+
+def train(client: TrackingClient, holdout_rows: int = 1200, evaluate: bool = True) -> Pumps:
+    rng = np.random.default_rng(0)
+    data = world(3000, rng)
+    model = make_pipeline(
+        ColumnTransformer([("machine", OneHotEncoder(), ["machine"])], remainder="passthrough"),
+        LogisticRegression(max_iter=1000),
+    ).fit(data[FEATURES], data["failure"])
+    lm.register_model(MODEL, model, input_example=data[FEATURES].head(), client=client)
+    holdout = world(holdout_rows, rng)
+    version = lm.data.add(
+        "pump-holdout",
+        holdout,
+        checks=[checks.not_null("temperature"), checks.in_range("pressure", 0, 100)],
+        client=client,
+    )
+    if evaluate:
+        lm.evaluate(f"{MODEL}:1", version, target="failure", client=client)
+    return Pumps(client, model)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TrackingClient]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'loopml.db'}")
+    yield TrackingClient(store, LocalArtifactStore(tmp_path / "artifacts"))
+    store.close()
+
+
+def at(day: int, minutes: int = 5) -> float:
+    """The clock a few minutes into ``day``: the day before is complete."""
+    return (T0 + day * DAY_MS + minutes * 60_000) / 1000
+
+
+def _main(windows: list[WindowResult]) -> list[WindowResult]:
+    return sorted((w for w in windows if w.slice == ""), key=lambda w: (w.start_ms, w.model_version))
+
+
+@pytest.mark.slow
+def test_drift_in_the_right_window_and_performance_once_late_labels_land(client: TrackingClient) -> None:
+    pumps = train(client)
+    add_monitor(
+        "pumps",
+        MODEL,
+        route="champion",
+        rules=["drifted(temperature) >= 1 for 2 windows", "f1 < 0.6"],
+        client=client,
+        clock=lambda: at(0, 0),
+    )
+    offsets = [0.0, 0.0, 0.0, 4.0, 6.0, 8.0, 10.0]  # the sensor reads high from day 3, more each day
+    computed_at: dict[int, int] = {}
+    for day, offset in enumerate(offsets):
+        pumps.log_day(day, offset=offset)
+        if day >= 2:
+            pumps.send_labels(day - 2, at_ms=T0 + day * DAY_MS + 23 * HOUR_MS)  # two days late
+        outcome = check_monitor("pumps", client=client, clock=lambda day=day: at(day + 1))
+        assert (day, outcome.windows) in {(day, 1), (day, 2)}  # the new day, and the one labels came for
+        computed_at[day] = int(at(day + 1) * 1000)
+
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.start_ms for w in windows] == [T0 + d * DAY_MS for d in range(7)]
+    assert all(w.model_version == 1 and w.metrics["rows"] == 960 for w in windows)
+
+    # drift: the temperature from day 3 on, nothing before; the other features never
+    drifted = [w.metrics["drifted(temperature)"] for w in windows]
+    assert drifted == [0, 0, 0, 1, 1, 1, 1]
+    for w in windows:
+        assert w.metrics["drifted(pressure)"] == 0 and w.metrics["drifted(vibration)"] == 0
+        assert w.metrics["drift_share"] == pytest.approx(0.25 if w.start_ms >= T0 + 3 * DAY_MS else 0.0)
+        assert w.details["drift"]["columns"]["temperature"]["method"] == "profile"  # 1,200 reference rows
+
+    # labels of days 0..4 came (two days late), each window computed again when they did
+    coverage = [w.metrics.get("label_coverage") for w in windows]
+    assert coverage == [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    assert windows[0].computed_ms == computed_at[2]  # day 0's labels came on day 2
+    assert windows[6].computed_ms == computed_at[6]
+    f1 = [w.metrics.get("f1") for w in windows]
+    reference_f1 = client.store.models.evaluations(client.store.models.get_version(MODEL, 1).id)[
+        0
+    ].evaluation["metrics"]["f1"]
+    for value in f1[:3]:
+        assert value == pytest.approx(reference_f1, abs=0.08)
+    assert f1[4] is not None and f1[4] < f1[0] - 0.1  # the drifted sensor misleads the model
+    assert f1[5] is None and f1[6] is None  # no labels yet
+    assert windows[4].details["performance"]["compared"]["f1"]["delta"] < -0.1
+    # before labels: estimated performance from the probabilities, for every window
+    assert all(w.metrics.get("estimated.accuracy") is not None for w in windows)
+
+    # one alert for the incident, not one per window
+    alerts = client.store.monitors.alerts(list_monitors(client=client)[0].id)
+    drift_alerts = [a for a in alerts if a.rule.startswith("drifted(temperature)")]
+    assert len(drift_alerts) == 1 and drift_alerts[0].firing
+    assert drift_alerts[0].window_start_ms == T0 + 4 * DAY_MS  # two drifted windows in a row: days 3 and 4
+
+
+def test_checking_twice_stores_the_same_results(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", client=client)
+    for day in range(2):
+        pumps.log_day(day, rows_per_hour=10)
+    first = check_monitor("pumps", client=client, clock=lambda: at(2))
+    assert first.windows == 2
+    before = monitor_windows("pumps", client=client)
+    again = check_monitor("pumps", client=client, clock=lambda: at(2))
+    assert again.computed == [] and again.unchanged == 2
+    assert monitor_windows("pumps", client=client) == before
+    forced = check_monitor("pumps", force=True, client=client, clock=lambda: at(2))
+    assert forced.windows == 2
+    assert [w.metrics for w in monitor_windows("pumps", client=client)] == [w.metrics for w in before]
+
+
+def test_a_small_reference_runs_the_exact_tests_on_rows(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", client=client)
+    pumps.log_day(0, rows_per_hour=10, offset=8.0)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    (window,) = monitor_windows("pumps", client=client)
+    columns = window.details["drift"]["columns"]
+    assert columns["temperature"]["method"] == "exact" and columns["temperature"]["test"] == "ks"
+    assert columns["machine"]["test"] in ("chisquare", "z")
+    assert window.metrics["drifted(temperature)"] == 1 and window.metrics["drifted(pressure)"] == 0
+    assert window.metrics["check.not_null(temperature)"] == 1
+    assert window.metrics["check.in_range(pressure, 0, 100)"] == 1
+
+
+def test_an_alias_move_inside_a_window_gives_one_result_per_version(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, route="champion", window="1d", client=client)
+    pumps.log_day(0, rows_per_hour=10, version=lambda hour: 1 if hour < 12 else 2)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [(w.model_version, w.metrics["rows"]) for w in windows] == [(1, 120), (2, 120)]
+    assert {w.start_ms for w in windows} == {T0}
+
+
+def test_an_empty_window_is_stored_as_empty(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", rules=["prediction_rate < 1"], client=client)
+    pumps.log_day(0, rows_per_hour=10)
+    pumps.log_day(2, rows_per_hour=10)  # the server was down on day 1
+    outcome = check_monitor("pumps", client=client, clock=lambda: at(3))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [240, 0, 240]
+    empty = windows[1]
+    assert empty.model_version == 1 and empty.metrics["prediction_rate"] == 0
+    assert empty.metrics["drift_share"] is None and empty.details.get("empty") is True
+    assert [a.rule for a in outcome.firing] == [] or all(
+        a.window_start_ms == T0 + DAY_MS for a in outcome.firing
+    )
+
+
+def test_errors_and_latency_come_from_the_log(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1h", client=client)
+    pumps.log_day(0, rows_per_hour=10, errors_per_hour=2)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    window = _main(monitor_windows("pumps", client=client))[0]
+    assert window.metrics["rows"] == 10 and window.metrics["errors"] == 2
+    assert window.metrics["error_rate"] == pytest.approx(2 / 12)
+    assert window.metrics["latency_p99_ms"] == pytest.approx(100.0)
+    assert window.metrics["prediction_rate"] == 10
+    assert window.details["errors_by_status"] == {"500": 2}
+
+
+def test_slices_by_a_segment_column(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", segment_by="machine", client=client)
+    pumps.log_day(0, rows_per_hour=20)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = monitor_windows("pumps", client=client)
+    slices = {w.slice: w.metrics["rows"] for w in windows}
+    assert set(slices) == {"", "machine=A", "machine=B", "machine=C"}
+    assert slices["machine=A"] + slices["machine=B"] + slices["machine=C"] == slices[""]
+
+
+def test_count_windows(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="100 rows", client=client)
+    pumps.log_day(0, rows_per_hour=10)  # 240 rows: two complete windows of 100
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [100, 100]
+    assert windows[1].start_ms == windows[0].end_ms
+    pumps.log_day(1, rows_per_hour=10)
+    check_monitor("pumps", client=client, clock=lambda: at(2))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [100] * 4 and windows[2].start_ms == windows[1].end_ms
+
+
+class TestBadInput:
+    def test_a_rule_naming_an_unknown_column(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        with pytest.raises(RuleError, match=r"unknown column 'temprature'.*did you mean temperature"):
+            add_monitor("pumps", MODEL, rules=["psi(temprature) > 0.2"], client=client)
+        assert list_monitors(client=client) == []
+
+    def test_a_model_without_evaluation_and_no_reference(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300, evaluate=False)
+        with pytest.raises(
+            InvalidArgumentError, match=r"pump:1 has no reference.*no stored evaluation.*reference="
+        ):
+            add_monitor("pumps", MODEL, client=client)
+
+    def test_a_reference_given_instead(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300, evaluate=False)
+        monitor = add_monitor("pumps", MODEL, reference="pump-holdout:1", target="failure", client=client)
+        assert monitor.reference["dataset"] == "pump-holdout:1" and monitor.config["target"] == "failure"
+        assert monitor.reference["task"]["classes"] == [0, 1]
+
+    def test_unknown_features_and_windows(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        with pytest.raises(InvalidArgumentError, match="no column 'humidity'"):
+            add_monitor("pumps", MODEL, features=["humidity"], client=client)
+        with pytest.raises(InvalidArgumentError, match="'1h', '6h', '1d'"):
+            add_monitor("pumps", MODEL, window="15m", client=client)
+        with pytest.raises(InvalidArgumentError, match="segment_by names 'colour'"):
+            add_monitor("pumps", MODEL, segment_by="colour", client=client)
+
+
+@pytest.mark.postgres
+def test_a_scenario_on_postgres(postgres_schema_url: str, tmp_path: Path) -> None:
+    store = SqlStore(postgres_schema_url)
+    try:
+        client = TrackingClient(store, LocalArtifactStore(tmp_path / "pg-artifacts"))
+        pumps = train(client, holdout_rows=600)
+        add_monitor("pumps", MODEL, window="1d", client=client)
+        pumps.log_day(0, rows_per_hour=10)
+        pumps.log_day(1, rows_per_hour=10, offset=8.0)
+        pumps.send_labels(0, at_ms=T0 + 2 * DAY_MS)
+        check_monitor("pumps", client=client, clock=lambda: at(2, 10))
+        assert check_monitor("pumps", client=client, clock=lambda: at(2, 10)).computed == []
+        windows = _main(monitor_windows("pumps", client=client))
+        assert [w.metrics["drifted(temperature)"] for w in windows] == [0, 1]
+        assert [w.metrics["label_coverage"] for w in windows] == [1.0, 0.0]
+    finally:
+        store.close()
