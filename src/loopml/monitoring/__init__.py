@@ -12,6 +12,7 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertManager": "loopml.monitoring._alerts",
     "PredictionLogger": "loopml.monitoring._logger",
     "Rule": "loopml.monitoring._rules",
     **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
@@ -39,6 +40,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._notifiers import (
         AlertMessage,
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from loopml.monitoring._rules import Rule
 
 __all__ = [
+    "AlertManager",
     "AlertMessage",
     "EmailNotifier",
     "LogNotifier",
