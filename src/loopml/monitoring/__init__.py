@@ -12,9 +12,21 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertManager": "loopml.monitoring._alerts",
     "PredictionLogger": "loopml.monitoring._logger",
     "Rule": "loopml.monitoring._rules",
-    "RuleError": "loopml.errors",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -27,8 +39,17 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from loopml.errors import RuleError
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
         compact_segments,
@@ -40,13 +61,21 @@ if TYPE_CHECKING:
     from loopml.monitoring._rules import Rule
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
+    "EmailNotifier",
+    "LogNotifier",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
     "Rule",
     "RuleError",
+    "WebhookNotifier",
     "compact_segments",
     "hash_value",
     "join_labels",
     "log_labels",
+    "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",
