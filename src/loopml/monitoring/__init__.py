@@ -13,9 +13,21 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertManager": "loopml.monitoring._alerts",
     "PredictionLogger": "loopml.monitoring._logger",
     "Rule": "loopml.monitoring._rules",
-    "RuleError": "loopml.errors",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._monitor"
@@ -41,7 +53,8 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from loopml.errors import RuleError
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._monitor import (
         MonitorCheck,
@@ -52,6 +65,14 @@ if TYPE_CHECKING:
         list_monitors,
         monitor_report,
         monitor_windows,
+    )
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
     )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
@@ -64,10 +85,17 @@ if TYPE_CHECKING:
     from loopml.monitoring._rules import Rule
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
+    "EmailNotifier",
+    "LogNotifier",
     "MonitorCheck",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
     "Rule",
     "RuleError",
+    "WebhookNotifier",
     "add_monitor",
     "check_monitor",
     "compact_segments",
@@ -79,6 +107,7 @@ __all__ = [
     "log_labels",
     "monitor_report",
     "monitor_windows",
+    "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",

@@ -374,7 +374,7 @@ def check_monitor(
                 last_version = versions[-1]
             store.monitors.put_windows(monitor.id, results)
             computed.extend(results)
-    firing = _alerts(store, monitor, clock)
+    firing = _alerts(store, monitor, computed, clock)
     done = set(todo)
     unchanged = sum(1 for w in candidates if w not in done)
     return MonitorCheck(monitor, computed, unchanged, firing)
@@ -486,11 +486,12 @@ def _plan(store: Store, client: TrackingClient, monitor: Monitor, spec: Any) -> 
     )
 
 
-def _alerts(store: Store, monitor: Monitor, clock: Clock) -> list[Alert]:
-    """Run the alert manager over the monitor's stored windows; the alerts firing afterwards."""
+def _alerts(store: Store, monitor: Monitor, computed: Sequence[WindowResult], clock: Clock) -> list[Alert]:
+    """Hand the windows just computed to the alert manager (it reads the stored ones before them for
+    ``for N windows``); the alerts firing afterwards."""
     config = monitor.config
     rules = _parse_rules(config.get("rules") or ())
-    if rules:
+    if rules and computed:
         from loopml.monitoring._alerts import AlertManager
         from loopml.monitoring._notifiers import notifier_from_config
 
@@ -498,7 +499,7 @@ def _alerts(store: Store, monitor: Monitor, clock: Clock) -> list[Alert]:
         manager = AlertManager(
             store, monitor, rules, notifiers, clock=clock, cooldown_s=float(config.get("cooldown_s", 3600.0))
         )
-        manager.evaluate(store.monitors.windows(monitor.id))
+        manager.evaluate(computed)
     return store.monitors.alerts(monitor.id, state="firing")
 
 
