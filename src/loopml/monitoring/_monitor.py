@@ -277,18 +277,28 @@ def _check_notifiers(notifiers: Sequence[Mapping[str, Any]]) -> list[dict[str, A
 
 
 def _tests(tests: str | Mapping[str, Any] | None, known: Sequence[str]) -> dict[str, Any]:
-    """``tests`` as a {column: test or [test, threshold]} mapping of known columns."""
+    """``tests`` as a {column: test or [test, threshold]} mapping of known columns, test names checked."""
+    from loopml.monitoring._rules import DRIFT_TESTS
+
+    def checked(test: Any, column: str) -> Any:
+        name = test[0] if isinstance(test, list | tuple) else test
+        if name not in DRIFT_TESTS:
+            raise InvalidArgumentError(
+                f"{name!r} (for {column}) is not a drift test; use one of {', '.join(DRIFT_TESTS)}."
+            )
+        return [str(test[0]), float(test[1])] if isinstance(test, list | tuple) else str(test)
+
     if tests is None:
         return {}
     if isinstance(tests, str):
-        return dict.fromkeys(known, tests)
+        return {column: checked(tests, column) for column in known}
     out: dict[str, Any] = {}
     for column, test in tests.items():
         if column not in known:
             raise InvalidArgumentError(
                 f"tests= names {column!r}, which the monitor does not watch ({', '.join(known)})."
             )
-        out[column] = list(test) if isinstance(test, list | tuple) else str(test)
+        out[column] = checked(test, column)
     return out
 
 

@@ -291,8 +291,6 @@ def _drift(
 ) -> dict[str, tuple[Any, str]]:
     """Each column's ColumnDrift and how it was found ("exact" or "profile"); a column that cannot be
     tested gets a line in ``problems`` instead."""
-    from loopml.monitoring import profile_drift
-
     out: dict[str, tuple[Any, str]] = {}
     by_profile: dict[str, Any] = {}
     for column in columns:
@@ -312,6 +310,8 @@ def _drift(
         by_profile[column] = tests.get(column)
     if not by_profile:
         return out
+    from loopml.monitoring import profile_drift
+
     for column, test in by_profile.items():
         stats = group.stats(column)
         if group.profile is None or stats is None or stats.count == 0:
@@ -426,7 +426,12 @@ def build_check(name: str) -> Check:
 
 
 def _number(text: str) -> float | None:
-    return None if text == "None" else float(text)
+    """A bound as the check's name shows it: ``None``, ``0`` or ``0.5`` (an int stays an int, so the rebuilt
+    check has the same name)."""
+    value = ast.literal_eval(text)
+    if value is not None and not isinstance(value, int | float):
+        raise ValueError(text)
+    return value
 
 
 def _run_checks(names: Sequence[str], rows: pd.DataFrame) -> tuple[dict[str, float | None], dict[str, Any]]:
