@@ -45,6 +45,7 @@ Clock = Callable[[], float]
 DEFAULT_RECOMPUTE = "7d"
 DEFAULT_SETTLE = "1m"
 DEFAULT_COOLDOWN = "1h"
+DEFAULT_CHUNKS = 10  # reference chunks thresholds are learned from
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def add_monitor(
     rules: Sequence[str] = (),
     notifiers: Sequence[Mapping[str, Any]] = (),
     tests: str | Mapping[str, Any] | None = None,
+    thresholds: str | Mapping[str, Any] | None = "learned",
     drift_share: float = 0.5,
     recompute: str | float = DEFAULT_RECOMPUTE,
     settle: str | float = DEFAULT_SETTLE,
@@ -114,6 +116,9 @@ def add_monitor(
     ``"5000 rows"``. ``segment_by``: a feature whose values each get their own results too. ``rules``: alert
     rules (``"drift_share >= 0.3 for 2 windows"``). ``notifiers``: notifier configs (``{"type": "webhook",
     "url": ...}``). ``tests``: one drift test for every column, or ``{column: test or (test, threshold)}``.
+    ``thresholds``: the band each performance metric should stay in: ``"learned"`` (mean ± 3σ of the metric
+    over ten chunks of the reference, as NannyML learns it), None, or ``{metric: (lower, upper)}`` (fixed; a
+    side may be None); windows say in their details which bands they breach, the report draws them.
     ``drift_share``: the share of drifting features at which a window counts as drifted. ``recompute``:
     how long after its end a window is computed again when late labels arrive. ``settle``: how long after
     its end a window waits before it is computed (rows still buffered by a server). ``cooldown``: how soon a
@@ -205,6 +210,7 @@ def add_monitor(
     for column in predicted.columns:
         both[column] = predicted[column].to_numpy()
     profile = profile_frame(both)
+    bands = _thresholds(thresholds, both, task_info, target)
     runnable, skipped = window_checks(None if source.dataset is None else source.dataset.checks, chosen)
     artifacts = client.artifacts
     doc = {
@@ -231,6 +237,7 @@ def add_monitor(
         "rules": [r.text for r in parsed_rules],
         "notifiers": notifier_configs,
         "tests": _tests(tests, known),
+        "thresholds": bands,
         "drift_share": float(drift_share),
         "model_ref": str(ref),
         **options,
@@ -300,6 +307,55 @@ def _tests(tests: str | Mapping[str, Any] | None, known: Sequence[str]) -> dict[
             )
         out[column] = checked(test, column)
     return out
+
+
+def _thresholds(
+    thresholds: str | Mapping[str, Any] | None, reference: Any, task: Task | None, target: str | None
+) -> dict[str, dict[str, float | None]]:
+    """The bands of the performance metrics: learned from chunks of the reference, or as given."""
+    from loopml.monitoring._thresholds import Threshold, fixed, learned
+
+    if thresholds is None:
+        return {}
+    if isinstance(thresholds, str):
+        if thresholds != "learned":
+            raise InvalidArgumentError(
+                f"thresholds is 'learned', None or {{metric: (lower, upper)}}, not {thresholds!r}."
+            )
+        if task is None or target is None:
+            return {}
+        from loopml.monitoring._performance import LABEL, realised
+
+        labelled = reference.rename(columns={target: LABEL})
+        if len(labelled) < 2 * DEFAULT_CHUNKS:
+            return {}
+        per_chunk = [realised(chunk, task) for chunk in _chunks(labelled, DEFAULT_CHUNKS)]
+        out: dict[str, dict[str, float | None]] = {}
+        for metric in sorted({k for found in per_chunk for k in found} - {"labelled_rows", "label_coverage"}):
+            values = [found.get(metric) for found in per_chunk]
+            if sum(v is not None for v in values) >= 2:
+                out[metric] = learned(values, metric=metric).to_dict()
+        return out
+    given: dict[str, dict[str, float | None]] = {}
+    for metric, band in thresholds.items():
+        if isinstance(band, Threshold):
+            given[str(metric)] = band.to_dict()
+        elif isinstance(band, Mapping):
+            given[str(metric)] = Threshold.from_dict(band).to_dict()
+        elif isinstance(band, list | tuple) and len(band) == 2:
+            given[str(metric)] = fixed(*band).to_dict()
+        else:
+            raise InvalidArgumentError(
+                f"the threshold of {metric!r} is (lower, upper) with either side None, not {band!r}."
+            )
+    return given
+
+
+def _chunks(frame: Any, count: int) -> list[Any]:
+    from loopml.monitoring._thresholds import split_chunks
+
+    chunks: list[Any] = split_chunks(frame, chunks=count)
+    return chunks
 
 
 # -- reading -----------------------------------------------------------------------------------------------
@@ -493,7 +549,16 @@ def _plan(store: Store, client: TrackingClient, monitor: Monitor, spec: Any) -> 
         new_category_columns=frozenset(new_categories),
         checks=list(monitor.reference.get("checks") or ()),
         estimator=estimator,
+        thresholds=_bands(config.get("thresholds") or {}),
     )
+
+
+def _bands(config: Mapping[str, Any]) -> dict[str, Any]:
+    if not config:
+        return {}
+    from loopml.monitoring._thresholds import Threshold
+
+    return {str(metric): Threshold.from_dict(band) for metric, band in config.items()}
 
 
 def _alerts(store: Store, monitor: Monitor, computed: Sequence[WindowResult], clock: Clock) -> list[Alert]:

@@ -69,6 +69,7 @@ class Plan:
     new_category_columns: frozenset[str] = frozenset()  # columns a rule asks new_categories of
     checks: list[str] = field(default_factory=list)
     estimator: Estimator | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)  # metric -> Threshold (a band to stay in)
     max_slices: int = MAX_SLICES
     _metrics: dict[int, dict[str, float]] = field(default_factory=dict)
 
@@ -611,6 +612,14 @@ def _group(
             metrics.update(_target_drift(plan, labelled[LABEL], details, problems))
     if plan.estimator is not None and rows is not None:
         metrics.update(plan.estimator.estimate(rows))
+    breaches = {}
+    for metric, band in plan.thresholds.items():
+        for key in (metric, f"estimated.{metric}"):
+            value = metrics.get(key)
+            if value is not None:
+                breaches[key] = {**band.to_dict(), "value": value, "breached": band.breached(value)}
+    if breaches:
+        details["thresholds"] = breaches
     if problems:
         details["problems"] = problems
     return metrics, details
