@@ -335,6 +335,19 @@ class TestBadInput:
             add_monitor("pumps", MODEL, segment_by="colour", client=client)
 
 
+def test_personal_columns_are_not_compared(client: TrackingClient) -> None:
+    rng = np.random.default_rng(1)
+    data = world(400, rng)
+    data["owner"] = [f"person-{i % 7}" for i in range(len(data))]
+    model = LogisticRegression().fit(data[["pressure", "vibration"]], data["failure"])
+    example = data[["pressure", "vibration", "owner"]].head()
+    lm.register_model("p", model, input_example=example, personal=["owner"], client=client)
+    lm.data.add("p-holdout", data, client=client)
+    reference = "p-holdout:1"
+    with pytest.raises(InvalidArgumentError, match="owner: personal data"):
+        add_monitor("p", "p", reference=reference, target="failure", features=["owner"], client=client)
+
+
 @pytest.mark.postgres
 def test_a_scenario_on_postgres(postgres_schema_url: str, tmp_path: Path) -> None:
     store = SqlStore(postgres_schema_url)

@@ -161,13 +161,20 @@ def add_monitor(
         )
     loaded = load_model(version, client)
     signature = loaded.signature
+    # the log keeps personal columns hashed (or drops them): they cannot be compared with the reference
+    personal = set(signature.personal_columns) if signature is not None else set()
     chosen = _names(features, "features")
     if chosen is None:
         signature_inputs = signature.input_names if signature is not None else None
         chosen = (
-            [c for c in signature_inputs if c in frame.columns]
+            [c for c in signature_inputs if c in frame.columns and c not in personal]
             if signature_inputs
             else [c for c in frame.columns if c != target]
+        )
+    elif personal & set(chosen):
+        raise InvalidArgumentError(
+            f"{', '.join(sorted(personal & set(chosen)))}: personal data, which the prediction log keeps "
+            "only hashed or not at all, so it cannot be compared with the reference: leave it out."
         )
     missing = [c for c in chosen if c not in frame.columns]
     if missing or not chosen:
@@ -533,7 +540,7 @@ def _plan(store: Store, client: TrackingClient, monitor: Monitor, spec: Any) -> 
     if task is not None and task.kind == "classification" and task.classes and reference.target is not None:
         try:
             estimator = Estimator(task, reference.frame(), reference.target)
-        except LoopmlError:
+        except (LoopmlError, ValueError):
             estimator = None  # no probabilities, or a reference CBPE cannot calibrate on
     return Plan(
         store=store,
