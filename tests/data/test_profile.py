@@ -183,7 +183,8 @@ class TestMerging:
     def test_a_side_of_nulls_only_takes_the_other_sides_type(self) -> None:
         nulls = _profile_of(pd.DataFrame({"x": [None, None]}))  # no values: Arrow's null type
         values = _profile_of(pd.DataFrame({"x": ["a", "b", "a"]}))
-        for merged in (nulls.merge(values), values.merge(nulls)):
+        empty = _profile_of(pd.DataFrame({"x": pd.Series([], dtype=object)}))  # no rows at all
+        for merged in (nulls.merge(values), values.merge(nulls), empty.merge(values).merge(nulls)):
             x = merged["x"]
             assert (x.type, x.count, x.nulls) == (values["x"].type, 3, 2)
             assert (x.counts, x.categories) == ({"a": 2, "b": 1}, ["a", "b"])

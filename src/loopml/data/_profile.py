@@ -153,12 +153,11 @@ class ColumnProfile:
             raise InvalidArgumentError(
                 f"Cannot merge column {self.name!r} with column {other.name!r}: columns merge by name."
             )
-        if self.type != other.type:
-            # a side of nulls only has no values to disagree with: its rows are nulls of the other's type
-            if other.count == 0:
-                return self.with_nulls(other.nulls)
-            if self.count == 0:
-                return other.with_nulls(self.nulls)
+        # a side without values (nulls only, or no rows) adds its nulls and nothing else, whatever its type
+        if other.count == 0 and (self.count or self.type != "null"):
+            return self.with_nulls(other.nulls)
+        if self.count == 0:
+            return other.with_nulls(self.nulls)
         widened = widen_type(self.name, self.type, other.type)
         merged = ColumnProfile(self.name, widened, self.kind, self.count + other.count)
         merged.nulls = self.nulls + other.nulls

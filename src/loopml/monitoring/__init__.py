@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; later drift,
+windows, alerts.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -12,6 +13,10 @@ from loopml._lazy import lazy_exports
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "PredictionLogger": "loopml.monitoring._logger",
+    **{
+        name: "loopml.monitoring._profiles"
+        for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -26,6 +31,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -36,11 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PredictionLogger",
+    "SegmentProfile",
     "compact_segments",
     "hash_value",
     "join_labels",
     "log_labels",
+    "merge_segment_profiles",
     "prediction_salt",
     "read_labels",
     "read_predictions",
+    "segment_profiles",
 ]
