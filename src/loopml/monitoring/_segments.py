@@ -236,6 +236,9 @@ def build_table(
         and first.columns.is_unique
         and all(hasattr(f, "columns") and f.columns.equals(first.columns) for f in frames)
     )
+    # probabilities of the same classes (one model version's answers) are stacked as numbers, not listed
+    classes = answered[0].classes if answered else ()
+    same_classes = bool(classes) and all(r.proba is not None and r.classes == classes for r in answered)
     for r in records:
         n = r.rows
         request_ids.extend([r.request_id] * n)
@@ -256,7 +259,7 @@ def build_table(
             add(INPUT_PREFIX + name, values)
         for name, values in _output_columns(r.outputs, n):
             add(name, values)
-        if r.proba is not None:
+        if r.proba is not None and not same_classes:
             for j, label in enumerate(r.classes):
                 add(PROBA_PREFIX + label, r.proba[:, j].tolist())
         offset += n
@@ -295,6 +298,13 @@ def build_table(
         values = data[name]
         values.extend([None] * (total - len(values)))
         columns[name] = _array(values)
+    if same_classes:
+        import numpy as np
+
+        stacked = np.concatenate([r.proba for r in answered]).astype(np.float64, copy=False)
+        missing = pa.nulls(total - len(stacked), pa.float64())  # the error rows
+        for j, label in enumerate(classes):
+            columns[PROBA_PREFIX + label] = pa.concat_arrays([pa.array(stacked[:, j]), missing])
     return pa.table(columns)
 
 
