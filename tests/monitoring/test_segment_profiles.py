@@ -174,6 +174,22 @@ class TestSegmentProfiles:
         assert logged["status"].tolist() == [200] * 3
         assert len(read_predictions(store, artifacts, "churn")) == 3
 
+    def test_a_segment_the_profiler_fails_on_is_written_all_the_same(
+        self, store: SqlStore, artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from loopml.monitoring import _profiles
+
+        def broken(table: object) -> list[SegmentProfile]:
+            raise ValueError("a column no profile can take")
+
+        monkeypatch.setattr(_profiles, "profile_segment", broken)
+        logger = _logger(store, artifacts)
+        _log(logger, "r", HOUR, rows=3)
+        logger.close()
+        [segment] = store.predictions.segments("churn")
+        assert logger.last_error is None and segment.num_rows == 3 and segment.profile_digest is None
+        assert len(read_predictions(store, artifacts, "churn")) == 3  # no row lost for its profile
+
     def test_a_windows_profiles_merge_by_version_and_route(
         self, store: SqlStore, artifacts: LocalArtifactStore
     ) -> None:
