@@ -432,13 +432,14 @@ class ProfileBuilder:
             self._counts[i] = None
             return
         distinct, weights = np.unique(values, return_counts=True)
-        self._add_counts(i, distinct.tolist(), weights.tolist())
+        many = len(distinct) > CATEGORY_LIMIT
+        self._add_counts(i, [] if many else distinct.tolist(), [] if many else weights.tolist(), many)
 
-    def _add_counts(self, i: int, values: list[Any], weights: list[int]) -> None:
+    def _add_counts(self, i: int, values: list[Any], weights: list[int], too_many: bool = False) -> None:
         counts = self._counts[i]
         if counts is None:
             return
-        if len(values) > CATEGORY_LIMIT:
+        if too_many:
             self._counts[i] = None
             return
         for value, weight in zip(values, weights, strict=True):
@@ -475,8 +476,9 @@ class ProfileBuilder:
         valid = values.is_valid().to_numpy(zero_copy_only=False)
         if not valid.all():
             values, weights = values.filter(pa.array(valid)), weights[valid]
-        if self._counts[i] is not None:
-            self._add_counts(i, values.to_pylist(), weights.tolist())
+        if self._counts[i] is not None:  # a batch of many values ends the counting before any conversion
+            many = len(values) > CATEGORY_LIMIT
+            self._add_counts(i, [] if many else values.to_pylist(), [] if many else weights.tolist(), many)
         if pa.types.is_boolean(values.type):
             keys = ["true" if v else "false" for v in values.to_pylist()]
             column.hll.update(hash_numbers(np.asarray(values.to_pylist(), np.int64)))  # type: ignore[union-attr]
