@@ -1,5 +1,5 @@
-"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; later drift,
-windows, alerts.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; alert rules,
+notifiers and the alert manager; later drift and windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -12,10 +12,24 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertManager": "loopml.monitoring._alerts",
     "PredictionLogger": "loopml.monitoring._logger",
     **{
         name: "loopml.monitoring._profiles"
         for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
+    "Rule": "loopml.monitoring._rules",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
     },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
@@ -29,7 +43,17 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
@@ -39,15 +63,26 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._rules import Rule
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
+    "EmailNotifier",
+    "LogNotifier",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
+    "Rule",
+    "RuleError",
     "SegmentProfile",
+    "WebhookNotifier",
     "compact_segments",
     "hash_value",
     "join_labels",
     "log_labels",
     "merge_segment_profiles",
+    "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",
