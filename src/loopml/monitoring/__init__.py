@@ -15,6 +15,10 @@ from loopml._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "AlertManager": "loopml.monitoring._alerts",
     "PredictionLogger": "loopml.monitoring._logger",
+    **{
+        name: "loopml.monitoring._profiles"
+        for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
     "Rule": "loopml.monitoring._rules",
     **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
     **{
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
         notifier_from_config,
     )
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -95,6 +100,7 @@ __all__ = [
     "PredictionLogger",
     "Rule",
     "RuleError",
+    "SegmentProfile",
     "WebhookNotifier",
     "add_monitor",
     "check_monitor",
@@ -105,10 +111,12 @@ __all__ = [
     "join_labels",
     "list_monitors",
     "log_labels",
+    "merge_segment_profiles",
     "monitor_report",
     "monitor_windows",
     "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",
+    "segment_profiles",
 ]
