@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from loopml.artifacts import LocalArtifactStore
+from loopml.data import profile_frame
 from loopml.errors import InvalidArgumentError
 from loopml.monitoring import PredictionLogger
 from loopml.monitoring._windows import (
@@ -106,15 +107,17 @@ def artifacts(tmp_path: Path) -> LocalArtifactStore:
 
 
 def _log(store: SqlStore, artifacts: LocalArtifactStore) -> None:
-    """Hourly requests over two days: version 1 (champion) until noon of day 1, then version 2; version 3 is
-    a canary throughout. Each request has two rows."""
+    """Hourly requests over two days: version 1 (champion, half past each hour) until noon of day 1, then
+    version 2; version 3 is a canary (one second past each hour) throughout. Each request has two rows."""
     with PredictionLogger(
         store, artifacts, model="m", flush_interval=60.0, clock=lambda: T0 / 1000
     ) as logger:
         for hour in range(48):
-            ts = T0 + hour * HOUR_MS + 1000
             champion = 1 if hour < 36 else 2
-            for route, version in (("champion", champion), ("canary", 3)):
+            for route, version, ts in (
+                ("champion", champion, T0 + hour * HOUR_MS + HOUR_MS // 2),
+                ("canary", 3, T0 + hour * HOUR_MS + 1000),
+            ):
                 logger.log(
                     request_id=f"{route}-{hour}",
                     model_version=version,
@@ -125,14 +128,14 @@ def _log(store: SqlStore, artifacts: LocalArtifactStore) -> None:
                     timestamp_ms=ts,
                 )
             if hour % 6 == 5:
-                logger.flush()  # segments of six hours: a day window holds four of them
+                logger.flush()  # the logger still cuts segments at every hour
 
 
 def test_a_window_reads_its_rows_for_one_route(store: SqlStore, artifacts: LocalArtifactStore) -> None:
     _log(store, artifacts)
     day1 = Window(T0 + DAY_MS, T0 + 2 * DAY_MS)
     data = WindowData.open(store, artifacts, "m", day1, route="champion")
-    assert all(data.inside(s) for s in data.segments) and len(data.segments) == 4
+    assert all(data.inside(s) for s in data.segments) and len(data.segments) == 24
 
     meta = data.meta()
     assert len(meta) == 48 and len(data.request_ids()) == 24
@@ -151,10 +154,29 @@ def test_a_window_cutting_segments_reads_only_its_part(
     store: SqlStore, artifacts: LocalArtifactStore
 ) -> None:
     _log(store, artifacts)
-    window = Window(T0 + 3 * HOUR_MS, T0 + 9 * HOUR_MS)  # cuts the first two six-hour segments
+    quarter = HOUR_MS // 4
+    window = Window(T0 + 3 * HOUR_MS + quarter, T0 + 9 * HOUR_MS + quarter)  # cuts hours 3 and 9
     data = WindowData.open(store, artifacts, "m", window)
-    assert len(data.segments) == 2 and not any(data.inside(s) for s in data.segments)
-    assert len(data.meta()) == 6 * 2 * 2
+    assert len(data.segments) == 7 and [data.inside(s) for s in data.segments] == [False, *[True] * 5, False]
+    meta = data.meta()
+    assert len(meta) == 2 + 5 * 4 + 2 and not data.profiled()
+    profiles = data.profiles(profile_frame)
+    assert sorted(profiles) == [1, 3]
+    assert profiles[1].rows == 12 and profiles[3].rows == 12 and profiles[1].requests == 6
+    assert profiles[1].profile is not None and profiles[1].profile["input.x"].count == 12
+
+
+def test_a_window_of_whole_segments_is_read_from_their_profiles(
+    store: SqlStore, artifacts: LocalArtifactStore
+) -> None:
+    _log(store, artifacts)
+    data = WindowData.open(store, artifacts, "m", Window(T0, T0 + DAY_MS), route="canary")
+    assert data.profiled()
+    profiles = data.profiles(profile_frame)
+    assert list(profiles) == [3] and profiles[3].rows == 48 and profiles[3].requests == 24
+    profile = profiles[3].profile
+    assert profile is not None and profile["input.x"].count == 48 and profile["input.x"].max == 23.5
+    assert data._blobs == {}  # no segment was read
 
 
 def test_an_empty_window_reads_as_empty_frames(store: SqlStore, artifacts: LocalArtifactStore) -> None:

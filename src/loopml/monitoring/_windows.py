@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
+from loopml.monitoring._segments import ANSWERED, is_profiled
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-OK_STATUS = 200  # the status of an answered prediction; any other status marks an error row
+OK_STATUS = ANSWERED  # the status of an answered prediction; any other status marks an error row
 _TIME = re.compile(r"^\s*(\d+)\s*(h|d|hours?|days?)\s*$", re.IGNORECASE)
 _COUNT = re.compile(r"^\s*(\d+)\s*(rows?)\s*$", re.IGNORECASE)
 _NAMED = {"hour": "1h", "hourly": "1h", "day": "1d", "daily": "1d"}
@@ -268,7 +269,7 @@ class WindowData:
     def profiled(self) -> bool:
         """Whether every segment of the window lies wholly inside it and has its profile: then the profiles
         alone say what the window holds."""
-        return all(self.inside(s) and getattr(s, "profile_digest", None) is not None for s in self.segments)
+        return all(self.inside(s) and s.profile_digest is not None for s in self.segments)
 
     def inside(self, segment: PredictionSegment) -> bool:
         """Whether every row of ``segment`` lies in the window."""
@@ -340,7 +341,7 @@ class WindowData:
         out: dict[int, VersionProfile] = {}
         cut: list[PredictionSegment] = []
         for segment in self.segments:
-            if not self.inside(segment) or getattr(segment, "profile_digest", None) is None:
+            if not self.inside(segment) or segment.profile_digest is None:
                 cut.append(segment)
                 continue
             from loopml.monitoring import segment_profiles
@@ -363,7 +364,7 @@ class WindowData:
         if not any(t.num_rows for t in tables):
             return out
         frame = _frame(tables, ["status"])
-        profiled = [c for c in frame.columns if _profiled(c)]
+        profiled = [c for c in frame.columns if is_profiled(c)]
         version: Any
         for version, part in frame.groupby("model_version", sort=True):
             ok = part[part["status"] == OK_STATUS]
@@ -371,11 +372,6 @@ class WindowData:
             requests = int(ok["request_id"].nunique()) if "request_id" in ok.columns else 0
             _add(out, int(version), len(ok), len(part) - len(ok), profile, requests)
         return out
-
-
-def _profiled(column: str) -> bool:
-    """Whether a segment profile covers ``column``: inputs, outputs, probabilities and latency."""
-    return column.startswith(("input.", "output", "proba.")) or column == "latency_ms"
 
 
 def _add(
