@@ -156,59 +156,67 @@ def _main(windows: list[WindowResult]) -> list[WindowResult]:
 
 @pytest.mark.slow
 def test_drift_in_the_right_window_and_performance_once_late_labels_land(client: TrackingClient) -> None:
-    pumps = train(client)
+    pumps = train(client, holdout_rows=3000)
     add_monitor(
         "pumps",
         MODEL,
         route="champion",
-        rules=["drifted(temperature) >= 1 for 2 windows", "f1 < 0.6"],
+        rules=["drifted(temperature) >= 1 for 2 windows", "accuracy < 0.75"],
         client=client,
         clock=lambda: at(0, 0),
     )
     offsets = [0.0, 0.0, 0.0, 4.0, 6.0, 8.0, 10.0]  # the sensor reads high from day 3, more each day
-    computed_at: dict[int, int] = {}
     for day, offset in enumerate(offsets):
-        pumps.log_day(day, offset=offset)
+        pumps.log_day(day, offset=offset, rows_per_hour=60)
         if day >= 2:
             pumps.send_labels(day - 2, at_ms=T0 + day * DAY_MS + 23 * HOUR_MS)  # two days late
         outcome = check_monitor("pumps", client=client, clock=lambda day=day: at(day + 1))
-        assert (day, outcome.windows) in {(day, 1), (day, 2)}  # the new day, and the one labels came for
-        computed_at[day] = int(at(day + 1) * 1000)
+        # the new day, and the day the labels that came are for: no other window is computed again
+        expected = {day} if day < 2 else {day - 2, day}
+        assert {(w.start_ms - T0) // DAY_MS for w in outcome.computed} == expected
 
     windows = _main(monitor_windows("pumps", client=client))
     assert [w.start_ms for w in windows] == [T0 + d * DAY_MS for d in range(7)]
-    assert all(w.model_version == 1 and w.metrics["rows"] == 960 for w in windows)
+    assert all(w.model_version == 1 and w.metrics["rows"] == 1440 for w in windows)
 
     # drift: the temperature from day 3 on, nothing before; the other features never
-    drifted = [w.metrics["drifted(temperature)"] for w in windows]
-    assert drifted == [0, 0, 0, 1, 1, 1, 1]
+    assert [w.metrics["drifted(temperature)"] for w in windows] == [0, 0, 0, 1, 1, 1, 1]
     for w in windows:
         assert w.metrics["drifted(pressure)"] == 0 and w.metrics["drifted(vibration)"] == 0
+        assert w.metrics["drifted(machine)"] == 0
         assert w.metrics["drift_share"] == pytest.approx(0.25 if w.start_ms >= T0 + 3 * DAY_MS else 0.0)
-        assert w.details["drift"]["columns"]["temperature"]["method"] == "profile"  # 1,200 reference rows
+        assert w.details["drift"]["columns"]["temperature"]["method"] == "profile"  # 3,000 reference rows
+    assert windows[3].metrics["drifted(output)"] == 1  # the model predicts more failures
 
-    # labels of days 0..4 came (two days late), each window computed again when they did
-    coverage = [w.metrics.get("label_coverage") for w in windows]
-    assert coverage == [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
-    assert windows[0].computed_ms == computed_at[2]  # day 0's labels came on day 2
-    assert windows[6].computed_ms == computed_at[6]
-    f1 = [w.metrics.get("f1") for w in windows]
-    reference_f1 = client.store.models.evaluations(client.store.models.get_version(MODEL, 1).id)[
-        0
-    ].evaluation["metrics"]["f1"]
-    for value in f1[:3]:
-        assert value == pytest.approx(reference_f1, abs=0.08)
-    assert f1[4] is not None and f1[4] < f1[0] - 0.1  # the drifted sensor misleads the model
-    assert f1[5] is None and f1[6] is None  # no labels yet
-    assert windows[4].details["performance"]["compared"]["f1"]["delta"] < -0.1
-    # before labels: estimated performance from the probabilities, for every window
+    # labels of days 0..4 came two days late; each window was computed again when they did
+    assert [w.metrics.get("label_coverage") for w in windows] == [1.0] * 5 + [0.0] * 2
+    assert [w.computed_ms for w in windows] == [int(at(min(d + 2, 6) + 1) * 1000) for d in range(5)] + [
+        int(at(6) * 1000),
+        int(at(7) * 1000),
+    ]
+    evaluation = client.store.models.evaluations(client.store.models.get_version(MODEL, 1).id)[0]
+    reference_accuracy = evaluation.evaluation["metrics"]["accuracy"]
+    accuracy = [w.metrics.get("accuracy") for w in windows]
+    for value in accuracy[:3]:
+        assert value == pytest.approx(reference_accuracy, abs=0.05)
+    assert (
+        accuracy[3] < reference_accuracy - 0.08 and accuracy[4] < accuracy[3]
+    )  # the sensor misleads the model
+    assert accuracy[5] is None and accuracy[6] is None  # no labels yet
+    assert windows[4].details["performance"]["compared"]["accuracy"]["delta"] < -0.15
+    assert windows[4].details["thresholds"]["accuracy"]["breached"] is True  # below its learned band
+    assert windows[0].details["thresholds"]["accuracy"]["breached"] is False
+    # before labels: an estimated performance from the probabilities, in every window
     assert all(w.metrics.get("estimated.accuracy") is not None for w in windows)
 
-    # one alert for the incident, not one per window
-    alerts = client.store.monitors.alerts(list_monitors(client=client)[0].id)
+    # one alert for the drift incident, not one per window: it opened when day 4 was checked
+    monitor = list_monitors(client=client)[0]
+    alerts = client.store.monitors.alerts(monitor.id)
     drift_alerts = [a for a in alerts if a.rule.startswith("drifted(temperature)")]
     assert len(drift_alerts) == 1 and drift_alerts[0].firing
-    assert drift_alerts[0].window_start_ms == T0 + 4 * DAY_MS  # two drifted windows in a row: days 3 and 4
+    assert drift_alerts[0].opened_ms == int(at(5) * 1000)
+    accuracy_alerts = [a for a in alerts if a.rule.startswith("accuracy")]
+    assert len(accuracy_alerts) == 1 and accuracy_alerts[0].opened_ms == int(at(6) * 1000)  # day 3's labels
 
 
 def test_checking_twice_stores_the_same_results(client: TrackingClient) -> None:

@@ -38,6 +38,7 @@ from loopml.monitoring._windows import (
 )
 
 if TYPE_CHECKING:
+    from loopml.artifacts import ArtifactStore
     from loopml.store import Alert, Monitor, PredictionSegment, Store, WindowResult
     from loopml.tracking import TrackingClient
 
@@ -429,7 +430,7 @@ def check_monitor(
 
     candidates = _candidates(store, client, monitor, spec, segments, by_window, now_ms, since)
     horizon_ms = now_ms - int(config.get("recompute_ms", parse_duration(DEFAULT_RECOMPUTE)))
-    todo = _to_compute(store, monitor, candidates, by_window, segments, horizon_ms, force)
+    todo = _to_compute(store, client.artifacts, monitor, candidates, by_window, segments, horizon_ms, force)
     computed: list[WindowResult] = []
     if todo:
         plan = _plan(store, client, monitor, spec)
@@ -485,6 +486,7 @@ def _candidates(
 
 def _to_compute(
     store: Store,
+    artifacts: ArtifactStore,
     monitor: Monitor,
     candidates: Sequence[Window],
     by_window: Mapping[Window, Sequence[WindowResult]],
@@ -492,29 +494,34 @@ def _to_compute(
     horizon_ms: int,
     force: bool,
 ) -> list[Window]:
-    """The candidates not stored yet, and the stored ones within the horizon that have newer labels or
-    rows than their results (everything, with ``force``)."""
+    """The windows to compute: the candidates not stored yet, and the stored ones within the horizon with
+    rows logged since they were computed or labels for their requests that came since the last check
+    (everything, with ``force``)."""
     recent = [w for w in candidates if w in by_window and w.end_ms > horizon_ms]
-    newest_label = -1
-    if recent and monitor.config.get("target") is not None:
-        oldest = min(min(r.computed_ms for r in by_window[w]) for w in recent)
-        found = store.predictions.labels(monitor.model, since_ms=oldest)
-        newest_label = max((lb.at_ms for lb in found), default=-1)
-    todo = []
+    fresh: set[str] = set()
+    if recent and not force and monitor.config.get("target") is not None:
+        # labels that came before the newest stored result were seen by the check that stored it
+        last_check = max(r.computed_ms for results in by_window.values() for r in results)
+        fresh = {lb.request_id for lb in store.predictions.labels(monitor.model, since_ms=last_check)}
+    todo: list[Window] = []
     for window in candidates:
         prior = by_window.get(window)
-        if prior is None or force:
-            todo.append(window)
-            continue
-        if window.end_ms <= horizon_ms:
-            continue
-        computed = min(r.computed_ms for r in prior)
-        late_rows = any(
-            s.created_ms >= computed and s.max_ts >= window.start_ms and s.min_ts < window.end_ms
-            for s in segments
-        )
-        if late_rows or newest_label >= computed:
-            todo.append(window)
+        if prior is not None and not force:
+            if window.end_ms <= horizon_ms:
+                continue
+            computed = min(r.computed_ms for r in prior)
+            late_rows = any(
+                s.created_ms >= computed and s.max_ts >= window.start_ms and s.min_ts < window.end_ms
+                for s in segments
+            )
+            if not late_rows:
+                if not fresh:
+                    continue
+                # read again when computed: holding every recent window's blobs would cost the memory
+                data = WindowData.open(store, artifacts, monitor.model, window, monitor.route, segments)
+                if fresh.isdisjoint(data.request_ids()):
+                    continue
+        todo.append(window)
     return todo
 
 
