@@ -65,7 +65,7 @@ class Task:
 def attach_labels(rows: pd.DataFrame, labels: Mapping[str, Any]) -> pd.DataFrame:
     """``rows`` with a ``label`` column: the label of each row's request, missing where none came yet."""
     out = rows.copy()
-    out[LABEL] = rows["request_id"].map(labels) if len(rows) else None
+    out[LABEL] = rows["request_id"].map(labels) if len(rows) and labels else None
     return out
 
 

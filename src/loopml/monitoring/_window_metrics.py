@@ -511,6 +511,8 @@ def compute_window(
         result(fallback_version, "", {**counts, "drift_share": None, "drifted": None}, {"empty": True})
         return results
 
+    if wanted and labels:
+        wanted = ["request_id", *wanted]
     rows_all = monitor_rows(data.rows(wanted), plan.features) if wanted else None
     for version in versions:
         found_profile = None if profiles is None else profiles.get(version)

@@ -313,9 +313,9 @@ class WindowData:
 
     def rows(self, columns: Iterable[str]) -> pd.DataFrame:
         """The window's predictions (error rows left out) with ``columns`` (log names; a column no segment
-        has is all null), ``request_id``, ``row``, ``timestamp_ms`` and ``model_version``; read once, then
-        read again only for columns not read yet."""
-        wanted = list(dict.fromkeys(["request_id", "row", "timestamp_ms", "model_version", *columns]))
+        has is all null; ``request_id`` when asked for), ``row``, ``timestamp_ms`` and ``model_version``;
+        read once, then read again only for columns not read yet."""
+        wanted = list(dict.fromkeys(["row", "timestamp_ms", "model_version", *columns]))
         have = self._rows
         if have is not None and all(c in have.columns for c in wanted):
             return have
