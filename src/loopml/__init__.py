@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
         for name in ("evaluate", "gate", "get_model_version", "load_model", "register_model", "set_alias")
     },
     "models": "loopml.models",
+    "monitoring": "loopml.monitoring",
     "registry": "loopml.registry",
     "pipeline": "loopml.pipelines",
     "pipelines": "loopml.pipelines",
@@ -103,6 +104,7 @@ __all__ = [
     "log_params",
     "log_text",
     "models",
+    "monitoring",
     "pipeline",
     "pipelines",
     "register_model",

@@ -75,6 +75,7 @@ class Pumps:
         version: int | Any = 1,
         route: str = "champion",
         errors_per_hour: int = 0,
+        tweak: Any = None,
     ) -> None:
         """One day of requests of one row each, ``rows_per_hour`` an hour; ``version`` may be a function of
         the hour (an alias that moves)."""
@@ -87,6 +88,8 @@ class Pumps:
                 x = frame[FEATURES]
                 predicted = self.model.predict(x)
                 proba = self.model.predict_proba(x)
+                if tweak is not None:  # what reaches the log differs from what the model saw
+                    x = tweak(x.copy())
                 v = version(hour) if callable(version) else version
                 for i in range(rows_per_hour):
                     rid = f"{route}-d{day}-h{hour}-{i}"
@@ -206,6 +209,8 @@ def test_drift_in_the_right_window_and_performance_once_late_labels_land(client:
     assert windows[4].details["performance"]["compared"]["accuracy"]["delta"] < -0.15
     assert windows[4].details["thresholds"]["accuracy"]["breached"] is True  # below its learned band
     assert windows[0].details["thresholds"]["accuracy"]["breached"] is False
+    # target drift once labels came, by the same machinery
+    assert [w.metrics.get("drifted(failure)") for w in windows] == [0, 0, 0, 0, 0, None, None]
     # before labels: an estimated performance from the probabilities, in every window
     assert all(w.metrics.get("estimated.accuracy") is not None for w in windows)
 
@@ -247,6 +252,29 @@ def test_a_small_reference_runs_the_exact_tests_on_rows(client: TrackingClient) 
     assert window.metrics["drifted(temperature)"] == 1 and window.metrics["drifted(pressure)"] == 0
     assert window.metrics["check.not_null(temperature)"] == 1
     assert window.metrics["check.in_range(pressure, 0, 100)"] == 1
+
+
+def test_statistics_rules_ask_for(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    rules = ["psi(temperature) > 0.2", "new_categories(machine) > 0", "null_fraction(pressure) > 0.05"]
+    add_monitor("pumps", MODEL, window="1d", rules=rules, client=client)
+
+    def tweak(x: pd.DataFrame) -> pd.DataFrame:
+        x.loc[x.index[:2], "machine"] = "D"  # a machine type the reference never had
+        x.loc[x.index[2:4], "pressure"] = None
+        return x
+
+    pumps.log_day(0, rows_per_hour=10, tweak=tweak)
+    outcome = check_monitor("pumps", client=client, clock=lambda: at(1))
+    (window,) = monitor_windows("pumps", client=client)
+    assert window.metrics["psi(temperature)"] is not None and window.metrics["psi(temperature)"] < 0.2
+    assert window.metrics["new_categories(machine)"] == 1
+    assert window.metrics["null_fraction(pressure)"] == pytest.approx(0.2)
+    assert window.metrics["check.not_null(temperature)"] == 1
+    assert sorted(a.rule for a in outcome.firing) == [
+        "new_categories(machine) > 0",
+        "null_fraction(pressure) > 0.05",
+    ]
 
 
 def test_an_alias_move_inside_a_window_gives_one_result_per_version(client: TrackingClient) -> None:
