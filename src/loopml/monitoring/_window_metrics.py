@@ -1,7 +1,7 @@
 """One window's results: counts and latencies of every request, drift of each column, the reference
 dataset's checks and the performance, as one ``WindowResult`` per model version and slice.
 
-**Drift** follows the issue's rule per column: when the reference has at most ``EXACT_LIMIT`` (1,000)
+**Drift** follows one rule per column: when the reference has at most ``EXACT_LIMIT`` (1,000)
 non-null values of a column, the window's rows of that column are read and the exact test runs
 (``column_drift``: KS, chi-squared, z); otherwise the window's merged segment profiles are compared with the
 reference's profile (``profile_drift``: Wasserstein, Jensen-Shannon, from sketches), so a day of a million
@@ -9,8 +9,9 @@ rows is checked without reading them. Text columns always go by rows (a domain c
 (``output``) and, once labels arrive, the target go through the same machinery; ``drift_share`` counts the
 features only. Error rows never reach drift or performance: they have no inputs.
 
-**Metrics** are flat (see CONTRACTS in the issue): ``rows``, ``errors``, ``error_rate`` (failed requests /
-requests), ``latency_p50_ms`` and ``latency_p99_ms`` (per request, errors included),
+**Metrics** are flat, what alert rules read: ``rows``, ``errors``, ``error_rate`` (failed requests /
+requests), ``latency_p50_ms`` and ``latency_p99_ms`` (per request, errors included; when nothing needs the
+window's rows, from the segment profiles instead: of answered rows, within the quantile sketch's error),
 ``prediction_rate`` (rows per hour), ``drift_share``, ``drifted``, ``drift(<col>)``, ``drifted(<col>)``,
 ``null_fraction(<col>)``, ``new_categories(<col>)``, ``new_classes(<target>)``, ``<test>(<col>)`` for a test
 a rule names, ``check.<name>`` (1 passed, 0 failed), ``labelled_rows``, ``label_coverage``, the realised
@@ -19,8 +20,8 @@ metrics and ``estimated.<metric>``.
 **Details** (JSON): ``drift`` (``drift_share``, ``drifted``, and per column ``kind``, ``test``,
 ``statistic``, ``p_value``, ``threshold``, ``drifted``, ``method`` ("exact" or "profile"), ``details``),
 ``target_drift`` (the same for the target), ``errors_by_status``, ``performance`` (the version's stored
-metrics and each metric's difference), ``checks`` (the check report, and the checks that cannot run on a
-window), ``problems`` (per column, why it could not be tested).
+metrics and each metric's difference), ``thresholds`` (each metric's band and whether the window breaches
+it), ``checks`` (the check report), ``problems`` (per column, why it could not be tested).
 """
 
 from __future__ import annotations
