@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml as lm
 from loopml.artifacts import LocalArtifactStore
 from loopml.data import checks
-from loopml.errors import InvalidArgumentError, RuleError
+from loopml.errors import ConflictError, InvalidArgumentError, RuleError
 from loopml.monitoring import (
     PredictionLogger,
     add_monitor,
@@ -360,6 +360,12 @@ class TestBadInput:
         monitor = add_monitor("pumps", MODEL, reference="pump-holdout:1", target="failure", client=client)
         assert monitor.reference["dataset"] == "pump-holdout:1" and monitor.config["target"] == "failure"
         assert monitor.reference["task"]["classes"] == [0, 1]
+
+    def test_a_name_taken(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        add_monitor("pumps", MODEL, client=client)
+        with pytest.raises(ConflictError, match="monitor rm pumps"):
+            add_monitor("pumps", MODEL, window="1h", client=client)
 
     def test_unknown_features_and_windows(self, client: TrackingClient) -> None:
         train(client, holdout_rows=300)

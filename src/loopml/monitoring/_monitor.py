@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loopml.errors import InvalidArgumentError
+from loopml.errors import ConflictError, InvalidArgumentError, NotFoundError
 from loopml.monitoring._performance import Task
 from loopml.monitoring._windows import (
     Window,
@@ -147,8 +147,14 @@ def add_monitor(
         raise InvalidArgumentError(
             f"drift_share is a share of the features above 0, at most 1, not {drift_share}."
         )
+    if task is not None and task not in ("classification", "regression"):
+        raise InvalidArgumentError(f"task is 'classification' or 'regression', not {task!r}.")
     parsed_rules = _parse_rules(rules)
     notifier_configs = _check_notifiers(notifiers)
+    if any(m.name == name for m in client.store.monitors.list()):  # before the reference is predicted
+        raise ConflictError(
+            f"A monitor named {name!r} exists; pick another name or `loopml monitor rm {name}`."
+        )
 
     version = get_model_version(model, client)
     source = find_source(client, version, reference, model)
@@ -161,32 +167,7 @@ def add_monitor(
             "target= the column that holds the true labels, or a reference that has it."
         )
     loaded = load_model(version, client)
-    signature = loaded.signature
-    # the log keeps personal columns hashed (or drops them): they cannot be compared with the reference
-    personal = set(signature.personal_columns) if signature is not None else set()
-    chosen = _names(features, "features")
-    if chosen is None:
-        signature_inputs = signature.input_names if signature is not None else None
-        chosen = (
-            [c for c in signature_inputs if c in frame.columns and c not in personal]
-            if signature_inputs
-            else [c for c in frame.columns if c != target]
-        )
-    elif personal & set(chosen):
-        raise InvalidArgumentError(
-            f"{', '.join(sorted(personal & set(chosen)))}: personal data, which the prediction log keeps "
-            "only hashed or not at all, so it cannot be compared with the reference: leave it out."
-        )
-    missing = [c for c in chosen if c not in frame.columns]
-    if missing or not chosen:
-        raise InvalidArgumentError(
-            f"the reference has no column {', '.join(map(repr, missing))}; its columns are "
-            f"{_shown(frame.columns)}. Pass features= columns the reference and the log both have."
-            if missing
-            else "the monitor has no feature to watch: pass features=, or a reference with the model's inputs"
-        )
-    if target is not None and target in chosen:
-        raise InvalidArgumentError(f"the target column {target!r} cannot be a feature as well.")
+    chosen = _features(features, loaded.signature, frame, target)
     texts = _names(text_columns, "text_columns") or []
     named = [(c, "text_columns") for c in texts] + ([(segment_by, "segment_by")] if segment_by else [])
     for column, what in named:
@@ -200,7 +181,7 @@ def add_monitor(
         kind = _evaluate._resolve_task(None, frame[target], loaded.has_proba)
     task_info = None if kind is None else Task(str(kind), prediction, (), evaluation.get("positive_label"))
     # with a signature the model picks its inputs from the frame; without, it gets the features only
-    inputs = frame if signature is not None else frame[chosen]
+    inputs = frame if loaded.signature is not None else frame[chosen]
     predicted, task_info = predict_reference(loaded, inputs, task_info, prediction)
     if prediction in chosen or (target is not None and target == prediction):
         raise InvalidArgumentError(f"the prediction column {prediction!r} is also a feature or the target.")
@@ -260,6 +241,48 @@ def add_monitor(
         created_ms=now_ms,
         created_by=actor(),
     )
+
+
+def _refuse_taken(store: Store, name: str) -> None:
+    try:
+        store.monitors.get(name)
+    except NotFoundError:
+        return
+    raise ConflictError(
+        f"A monitor named {name!r} exists; pick another name or `loopml monitor rm {name}` first."
+    )
+
+
+def _features(features: Sequence[str] | None, signature: Any, frame: Any, target: str | None) -> list[str]:
+    """The monitored features: as given, or the model's inputs the reference has; never personal data
+    (the log keeps it hashed or drops it, so it cannot be compared with the reference)."""
+    personal = set(signature.personal_columns) if signature is not None else set()
+    chosen = _names(features, "features")
+    if chosen is None:
+        inputs = signature.input_names if signature is not None else None
+        chosen = (
+            [c for c in inputs if c in frame.columns and c not in personal]
+            if inputs
+            else [c for c in frame.columns if c != target]
+        )
+    elif personal & set(chosen):
+        raise InvalidArgumentError(
+            f"{', '.join(sorted(personal & set(chosen)))}: personal data, which the prediction log keeps "
+            "only hashed or not at all, so it cannot be compared with the reference: leave it out."
+        )
+    missing = [c for c in chosen if c not in frame.columns]
+    if missing:
+        raise InvalidArgumentError(
+            f"the reference has no column {', '.join(map(repr, missing))}; its columns are "
+            f"{_shown(frame.columns)}. Pass features= columns the reference and the log both have."
+        )
+    if not chosen:
+        raise InvalidArgumentError(
+            "the monitor has no feature to watch: pass features=, or a reference with the model's inputs."
+        )
+    if target is not None and target in chosen:
+        raise InvalidArgumentError(f"the target column {target!r} cannot be a feature as well.")
+    return chosen
 
 
 def _shown(columns: Iterable[Any], limit: int = 12) -> str:
