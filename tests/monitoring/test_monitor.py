@@ -30,6 +30,7 @@ from loopml.monitoring import (
     monitor_windows,
 )
 from loopml.monitoring._windows import DAY_MS, HOUR_MS
+from loopml.registry._evaluate import evaluate as evaluate_rows
 from loopml.store import SqlStore, WindowResult
 from loopml.tracking import TrackingClient
 
@@ -339,6 +340,48 @@ def test_count_windows(client: TrackingClient) -> None:
     check_monitor("pumps", client=client, clock=lambda: at(2))
     windows = _main(monitor_windows("pumps", client=client))
     assert [w.metrics["rows"] for w in windows] == [100] * 4 and windows[2].start_ms == windows[1].end_ms
+
+
+def test_a_regressor_gets_regression_metrics(client: TrackingClient) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(5)
+
+    def rows(n: int) -> pd.DataFrame:
+        x = rng.normal(0, 1, n)
+        return pd.DataFrame({"x": x, "y": 3 * x + rng.normal(0, 0.1, n) + 10})
+
+    train_rows = rows(500)
+    model = LinearRegression().fit(train_rows[["x"]], train_rows["y"])
+    lm.register_model("reg", model, input_example=train_rows[["x"]].head(), client=client)
+    held_out = rows(300)
+    holdout = lm.data.add("reg-holdout", held_out, client=client)
+    # stored as lm.evaluate("reg:1", ...) would (which asks a loaded regressor for probabilities today)
+    evaluation = evaluate_rows(model, held_out, target="y")
+    version = client.store.models.get_version("reg", 1)
+    client.store.models.add_evaluation(
+        version.id, evaluation.to_json(), created_ms=T0, dataset_version_id=holdout.id
+    )
+    monitor = add_monitor("reg", "reg", window="1h", client=client)
+    assert monitor.reference["task"]["task"] == "regression" and "mae" in monitor.config["thresholds"]
+    live = rows(50)
+    with PredictionLogger(client.store, client.artifacts, model="reg", flush_interval=3600.0) as logger:
+        for i in range(len(live)):
+            x = live[["x"]].iloc[[i]]
+            logger.log(
+                request_id=f"r{i}",
+                model_version=1,
+                route="champion",
+                inputs=x,
+                outputs=model.predict(x),
+                latency_ms=1.0,
+                timestamp_ms=T0 + i * 1000,
+            )
+    log_labels(client.store, "reg", {f"r{i}": float(y) for i, y in enumerate(live["y"])}, at_ms=T0 + HOUR_MS)
+    check_monitor("reg", client=client, clock=lambda: at(0, 65))
+    (window,) = monitor_windows("reg", client=client)  # the first hour, complete at 01:05
+    assert window.metrics["mae"] == pytest.approx(0.08, abs=0.03) and window.metrics["label_coverage"] == 1.0
+    assert "estimated.mae" not in window.metrics  # CBPE estimates classifiers only
 
 
 class TestBadInput:
