@@ -11,6 +11,7 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "CBPE": "loopml.monitoring._cbpe",
     "PredictionLogger": "loopml.monitoring._logger",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
@@ -24,6 +25,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.monitoring._cbpe import CBPE
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CBPE",
     "PredictionLogger",
     "compact_segments",
     "hash_value",
