@@ -13,6 +13,18 @@ from loopml._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "CBPE": "loopml.monitoring._cbpe",
     "PredictionLogger": "loopml.monitoring._logger",
+    **{
+        name: "loopml.monitoring._thresholds"
+        for name in (
+            "Threshold",
+            "chunk_values",
+            "fixed",
+            "learned",
+            "metric_bounds",
+            "reference_chunk_thresholds",
+            "split_chunks",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -35,15 +47,31 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._thresholds import (
+        Threshold,
+        chunk_values,
+        fixed,
+        learned,
+        metric_bounds,
+        reference_chunk_thresholds,
+        split_chunks,
+    )
 
 __all__ = [
     "CBPE",
     "PredictionLogger",
+    "Threshold",
+    "chunk_values",
     "compact_segments",
+    "fixed",
     "hash_value",
     "join_labels",
+    "learned",
     "log_labels",
+    "metric_bounds",
     "prediction_salt",
     "read_labels",
     "read_predictions",
+    "reference_chunk_thresholds",
+    "split_chunks",
 ]
