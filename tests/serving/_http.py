@@ -1,4 +1,5 @@
-"""``loopml serve`` in a process of its own, as a user starts it, for tests over real HTTP."""
+"""``loopml serve`` in a process of its own, as a user starts it, for tests over real HTTP; and a client of an
+app in process, for tests without a socket."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -58,3 +60,13 @@ def serving(
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         served.output = process.communicate(timeout=60)[0].decode()
+
+
+@asynccontextmanager
+async def asgi_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` in process (no socket), with the app's startup and shutdown run."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield client
