@@ -13,6 +13,7 @@ from loopml._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "CBPE": "loopml.monitoring._cbpe",
     "PredictionLogger": "loopml.monitoring._logger",
+    "render_monitor_report": "loopml.monitoring._report",
     **{
         name: "loopml.monitoring._thresholds"
         for name in (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._report import render_monitor_report
     from loopml.monitoring._thresholds import (
         Threshold,
         chunk_values,
@@ -73,5 +75,6 @@ __all__ = [
     "read_labels",
     "read_predictions",
     "reference_chunk_thresholds",
+    "render_monitor_report",
     "split_chunks",
 ]
