@@ -9,6 +9,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── InvalidArgumentError     a call got a value it cannot use
     │   ├── FilterError          a search filter does not parse (points at the token)
     │   ├── PathEscapeError      a path leaves the root it must stay under
+    │   ├── RuleError            an alert rule does not parse or names an unknown column (points at it)
     │   └── SignatureError       model input does not match the model's signature (names each column)
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
     ├── DataCheckError           data failed its declared checks (carries the report)
@@ -57,6 +58,18 @@ class FilterError(InvalidArgumentError):
 
 class PathEscapeError(InvalidArgumentError):
     """A path would leave the folder it belongs to (``..``, absolute, or a symlink out)."""
+
+
+class RuleError(InvalidArgumentError):
+    """An alert rule is malformed or names something unknown; the message shows the rule with a caret under
+    the mistake. ``text`` is the rule, ``position`` the offset of the mistake in it."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None, hint: str = "") -> None:
+        self.text = text
+        self.position = position
+        if text and position is not None:
+            message = f"alert rule {text!r}: {message}\n  {text}\n  {' ' * position}^"
+        super().__init__(f"{message}\n  {hint}" if hint else message)
 
 
 class SignatureError(InvalidArgumentError):
@@ -126,6 +139,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "PathEscapeError",
+    "RuleError",
     "SchemaError",
     "SchemaTooNewError",
     "SignatureError",

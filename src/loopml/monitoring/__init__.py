@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments, writer, reader) and late labels; alert rules, notifiers and
+the alert manager; later drift and windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -26,6 +27,8 @@ _EXPORTS: dict[str, str] = {
             "split_chunks",
         )
     },
+    "Rule": "loopml.monitoring._rules",
+    "RuleError": "loopml.errors",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -38,6 +41,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import RuleError
     from loopml.monitoring._cbpe import CBPE
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._personal import hash_value, prediction_salt
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
         read_predictions,
     )
     from loopml.monitoring._report import render_monitor_report
+    from loopml.monitoring._rules import Rule
     from loopml.monitoring._thresholds import (
         Threshold,
         chunk_values,
@@ -62,6 +67,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CBPE",
     "PredictionLogger",
+    "Rule",
+    "RuleError",
     "Threshold",
     "chunk_values",
     "compact_segments",
