@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,50 +14,26 @@ from loopml.data import Profile
 from loopml.data._profile import build_profile
 from loopml.monitoring import Threshold, render_monitor_report
 from loopml.monitoring._report import report_data
+from loopml.store import Alert, WindowResult
+from loopml.store import Monitor as StoredMonitor
 
 HOUR = 3600 * 1000
 T0 = 1_714_521_600_000  # 2024-05-01 00:00 UTC
 
 
-@dataclass(frozen=True)
-class Monitor:  # the fields of loopml.store.Monitor
-    id: str = "m1"
-    name: str = "pump-hourly"
-    model: str = "pump"
-    route: str | None = "champion"
-    config: dict[str, Any] = field(default_factory=dict)
-    reference: dict[str, Any] = field(default_factory=dict)
-    created_ms: int = T0
-    created_by: str = "ana"
-    updated_ms: int = T0
-
-
-@dataclass(frozen=True)
-class Window:  # loopml.store.WindowResult
-    monitor_id: str
-    start_ms: int
-    end_ms: int
-    model_version: int
-    slice: str
-    metrics: dict[str, float | None]
-    details: dict[str, Any] = field(default_factory=dict)
-    computed_ms: int = 0
-
-
-@dataclass(frozen=True)
-class Alert:  # loopml.store.Alert
-    id: str
-    monitor_id: str
-    rule: str
-    key: str
-    state: str
-    opened_ms: int
-    updated_ms: int
-    resolved_ms: int | None
-    value: float | None
-    window_start_ms: int
-    last_notified_ms: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+def Monitor(**kw: Any) -> StoredMonitor:
+    fields: dict[str, Any] = {
+        "id": "m1",
+        "name": "pump-hourly",
+        "model": "pump",
+        "route": "champion",
+        "config": {},
+        "reference": {},
+        "created_ms": T0,
+        "created_by": "ana",
+        "updated_ms": T0,
+    }
+    return StoredMonitor(**{**fields, **kw})
 
 
 def _profile(frame: pd.DataFrame) -> Profile:
@@ -83,13 +58,13 @@ def _frames(shift: float) -> pd.DataFrame:
     )
 
 
-def _windows(hours: int = 6) -> list[Window]:
+def _windows(hours: int = 6) -> list[WindowResult]:
     out = []
     for h in range(hours):
         drift = 0.02 + 0.05 * h
         labelled = h < 3  # labels arrive late: only the first windows have them so far
         out.append(
-            Window(
+            WindowResult(
                 "m1",
                 T0 + h * HOUR,
                 T0 + (h + 1) * HOUR,
@@ -109,7 +84,7 @@ def _windows(hours: int = 6) -> list[Window]:
                 {"drift": {"temperature": {"test": "wasserstein", "threshold": 0.1}}},
             )
         )
-    out.append(Window("m1", T0, T0 + HOUR, 1, "site=berlin", {"drift_share": 1.0, "f1": 0.1}))
+    out.append(WindowResult("m1", T0, T0 + HOUR, 1, "site=berlin", {"drift_share": 1.0, "f1": 0.1}))
     return out
 
 
@@ -194,9 +169,11 @@ def test_no_windows_no_alerts_no_profiles() -> None:
 
 def test_empty_windows_and_a_moved_alias() -> None:
     windows = [
-        Window("m1", T0, T0 + HOUR, 1, "", {"rows": 0.0, "drift_share": None, "drift(temperature)": None}),
-        Window("m1", T0 + HOUR, T0 + 2 * HOUR, 1, "", {"rows": 400.0, "drift(temperature)": 0.05}),
-        Window("m1", T0 + HOUR, T0 + 2 * HOUR, 2, "", {"rows": 600.0, "drift(temperature)": 0.08}),
+        WindowResult(
+            "m1", T0, T0 + HOUR, 1, "", {"rows": 0.0, "drift_share": None, "drift(temperature)": None}
+        ),
+        WindowResult("m1", T0 + HOUR, T0 + 2 * HOUR, 1, "", {"rows": 400.0, "drift(temperature)": 0.05}),
+        WindowResult("m1", T0 + HOUR, T0 + 2 * HOUR, 2, "", {"rows": 600.0, "drift(temperature)": 0.08}),
     ]
     current = _profile(_frames(0).rename(columns={"temperature": "input.temperature"}))  # as the log names it
     data = report_data(Monitor(), windows, [], _profile(_frames(0)), current)

@@ -4,9 +4,11 @@ store, the same in every worker; and /labels requests counted like the others.""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+import time
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 import loopml as lm
 from loopml.serving import ModelServer, ServedModel, ServerOptions
+from loopml.store import Monitor, SqlStore, WindowResult
+from loopml.tracking import get_client
 
 from ._http import asgi_client
 
@@ -27,70 +31,33 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@dataclass(frozen=True)
-class _Monitor:  # the fields of loopml.store.Monitor the server reads
-    id: str
-    name: str
-    model: str
-    route: str | None = None
+class _Recording:
+    """A monitors repository that notes the ``since_ms`` of each windows() call."""
 
-
-@dataclass(frozen=True)
-class _Window:  # the fields of loopml.store.WindowResult
-    monitor_id: str
-    start_ms: int
-    end_ms: int
-    model_version: int
-    slice: str
-    metrics: dict[str, float | None]
-    details: dict[str, Any] = field(default_factory=dict)
-    computed_ms: int = 0
-
-
-class _Monitors:
-    """``store.monitors`` in memory: list and windows, as the store contract has them."""
-
-    def __init__(self) -> None:
-        self.monitors: list[_Monitor] = []
-        self.rows: list[_Window] = []
+    def __init__(self, repository: Any) -> None:
+        self.repository = repository
         self.calls: list[int | None] = []
         self.fail = False
 
-    def list(self, model: str | None = None) -> list[_Monitor]:
+    def list(self, model: str | None = None) -> list[Monitor]:
         if self.fail:
             raise ConnectionError("the database went away")
-        return [m for m in self.monitors if model is None or m.model == model]
+        return self.repository.list(model=model)  # type: ignore[no-any-return]
 
-    def windows(
-        self,
-        monitor_id: str,
-        *,
-        since_ms: int | None = None,
-        until_ms: int | None = None,
-        model_version: int | None = None,
-        slice: str | None = None,
-    ) -> list[_Window]:
-        self.calls.append(since_ms)
-        rows = [
-            w
-            for w in self.rows
-            if w.monitor_id == monitor_id
-            and (since_ms is None or w.end_ms > since_ms)
-            and (until_ms is None or w.start_ms < until_ms)
-            and (model_version is None or w.model_version == model_version)
-            and (slice is None or w.slice == slice)
-        ]
-        return sorted(rows, key=lambda w: (w.start_ms, w.end_ms, w.model_version, w.slice))
+    def windows(self, monitor_id: str, **kwargs: Any) -> list[WindowResult]:
+        self.calls.append(kwargs.get("since_ms"))
+        return self.repository.windows(monitor_id, **kwargs)  # type: ignore[no-any-return]
 
-    def put(self, monitor_id: str, start_hour: int, metrics: dict[str, float | None], **kw: Any) -> None:
-        window = _Window(monitor_id, start_hour * HOUR, (start_hour + 1) * HOUR, 1, "", metrics)
-        window = replace(window, **kw)
-        self.rows = [
-            w
-            for w in self.rows
-            if (w.monitor_id, w.start_ms, w.end_ms, w.model_version, w.slice)
-            != (window.monitor_id, window.start_ms, window.end_ms, window.model_version, window.slice)
-        ] + [window]
+
+def _create(repository: Any, name: str, model: str) -> Monitor:
+    return repository.create(  # type: ignore[no-any-return]
+        name, model=model, route=None, config={}, reference={}, created_ms=0, created_by="test"
+    )
+
+
+def _put(repository: Any, monitor: Monitor, hour: int, metrics: dict[str, float | None], **kw: Any) -> None:
+    window = WindowResult(monitor.id, hour * HOUR, (hour + 1) * HOUR, 1, "", metrics, {}, hour * HOUR)
+    repository.put_windows(monitor.id, [replace(window, **kw)])
 
 
 @pytest.fixture
@@ -102,15 +69,19 @@ def served() -> None:
     lm.set_alias("pump", "champion", version.version)
 
 
-@pytest.fixture
-def monitors() -> _Monitors:
-    repo = _Monitors()
-    now_hour = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000) // HOUR
-    repo.monitors = [_Monitor("m1", "pump-daily", "pump"), _Monitor("m2", "other", "someone-else")]
-    repo.put("m1", now_hour - 3, {"drift_share": 0.0, "drift(temperature)": 0.01, "f1": 0.9})
-    repo.put(
-        "m1",
-        now_hour - 2,
+NOW_HOUR = int(time.time() * 1000) // HOUR
+
+
+def _fill(repository: Any) -> Monitor:
+    """A monitor of the served model with three windows (the newest: drift, estimates, no labels yet), one
+    of a slice, and a monitor of another model."""
+    monitor = _create(repository, "pump-daily", "pump")
+    other = _create(repository, "other", "someone-else")
+    _put(repository, monitor, NOW_HOUR - 3, {"drift_share": 0.0, "drift(temperature)": 0.01, "f1": 0.9})
+    _put(
+        repository,
+        monitor,
+        NOW_HOUR - 2,
         {
             "drift_share": 0.5,
             "drift(temperature)": 0.31,
@@ -125,9 +96,17 @@ def monitors() -> _Monitors:
             "latency_p99_ms": 12.0,
         },
     )
-    repo.put("m1", now_hour - 2, {"drift_share": 1.0}, slice="site=berlin")  # slices stay off the gauges
-    repo.put("m2", now_hour - 2, {"drift_share": 1.0})
-    return repo
+    _put(repository, monitor, NOW_HOUR - 2, {"drift_share": 1.0}, slice="site=berlin")  # not on the gauges
+    _put(repository, other, NOW_HOUR - 2, {"drift_share": 1.0})
+    return monitor
+
+
+@pytest.fixture
+def monitors() -> _Recording:
+    """The monitors of the loopml home's store, the one the server reads by default."""
+    repository = get_client().store.monitors
+    _fill(repository)
+    return _Recording(repository)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -146,117 +125,121 @@ async def _refresh(server: ModelServer) -> None:
     await server.refresh_monitors()
 
 
-def _server(repo: _Monitors, interval: float = 0) -> ModelServer:
+def _server(repo: Any, interval: float = 0) -> ModelServer:
     options = ServerOptions(reload_interval=interval, log_predictions=False, batching=False)
     return ModelServer(ServedModel.load("pump@champion"), options, monitors=repo)
 
 
-async def test_the_newest_window_of_each_monitor_of_the_served_model(
-    served: None, monitors: _Monitors
-) -> None:
-    server = _server(monitors)
+async def _scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return _samples((await client.get("/metrics")).text)
+
+
+M = (("monitor", "pump-daily"),)
+
+
+async def test_the_newest_window_of_each_monitor_of_the_served_model(served: None, store: SqlStore) -> None:
+    _fill(store.monitors)  # on SQLite and PostgreSQL
+    server = _server(store.monitors)
     async with asgi_client(server.app()) as client:
         await _refresh(server)
-        samples = _samples((await client.get("/metrics")).text)
-    m = (("monitor", "pump-daily"),)
-    assert samples[("loopml_monitor_drift_share", m)] == 0.5
-    assert samples[("loopml_monitor_drift_score", (("column", "temperature"), *m))] == 0.31
-    assert samples[("loopml_monitor_drift_score", (("column", "pressure"), *m))] == 0.02
-    assert samples[("loopml_monitor_label_coverage", m)] == 0.25
+        samples = await _scrape(client)
+    assert samples[("loopml_monitor_drift_share", M)] == 0.5
+    assert samples[("loopml_monitor_drift_score", (("column", "temperature"), *M))] == 0.31
+    assert samples[("loopml_monitor_drift_score", (("column", "pressure"), *M))] == 0.02
+    assert samples[("loopml_monitor_label_coverage", M)] == 0.25
     performance = {
         dict(labels)["metric"]: value
         for (name, labels), value in samples.items()
         if name == "loopml_monitor_performance"
     }
     assert performance == {"estimated.f1": 0.74, "estimated.roc_auc": 0.81, "accuracy": 0.88}  # f1: None
-    end = [v for (name, _), v in samples.items() if name == "loopml_monitor_window_end_timestamp_seconds"]
-    assert len(end) == 1
+    end = samples[("loopml_monitor_window_end_timestamp_seconds", M)]
+    assert end == (NOW_HOUR - 1) * 3600
     assert all(dict(labels)["monitor"] == "pump-daily" for _, labels in samples)  # not another model's
     assert not any(name.endswith(("_rows", "latency_p99_ms")) for name, _ in samples)
 
 
 async def test_every_worker_reports_the_same_values_and_follows_the_store(
-    served: None, monitors: _Monitors
+    served: None, monitors: _Recording
 ) -> None:
-    workers = [_server(monitors), _server(monitors)]
+    workers = [_server(None), _server(None)]  # two processes' servers: each reads the configured store
+    repository = monitors.repository
+    monitor = repository.get("pump-daily")
     async with asgi_client(workers[0].app()) as one, asgi_client(workers[1].app()) as two:
         for worker in workers:
             await _refresh(worker)
-        first = [_samples((await c.get("/metrics")).text) for c in (one, two)]
+        first = [await _scrape(c) for c in (one, two)]
         assert first[0] == first[1] and first[0]
 
-        latest = monitors.rows[1]
-        monitors.put("m1", latest.start_ms // HOUR + 1, {"drift_share": 0.0, "drift(pressure)": 0.05})
+        _put(repository, monitor, NOW_HOUR - 1, {"drift_share": 0.0, "drift(pressure)": 0.05})
         for worker in workers:
             await _refresh(worker)
-        after = [_samples((await c.get("/metrics")).text) for c in (one, two)]
+        after = [await _scrape(c) for c in (one, two)]
         assert after[0] == after[1]
-        m = (("monitor", "pump-daily"),)
-        assert after[0][("loopml_monitor_drift_share", m)] == 0.0
-        assert ("loopml_monitor_drift_score", (("column", "temperature"), *m)) not in after[0]  # gone
+        assert after[0][("loopml_monitor_drift_share", M)] == 0.0
+        assert ("loopml_monitor_drift_score", (("column", "temperature"), *M)) not in after[0]  # gone
         assert not any(name == "loopml_monitor_performance" for name, _ in after[0])
 
-        monitors.monitors = monitors.monitors[1:]  # the monitor is deleted
+        repository.delete("pump-daily")
         await _refresh(workers[0])
-        assert _samples((await one.get("/metrics")).text) == {}
+        assert await _scrape(one) == {}
 
 
 async def test_later_reads_ask_only_for_windows_from_the_newest_seen(
-    served: None, monitors: _Monitors
+    served: None, monitors: _Recording
 ) -> None:
     server = _server(monitors)
     async with asgi_client(server.app()):
         await _refresh(server)
         monitors.calls.clear()
-        await _refresh(server)
-    assert monitors.calls == [monitors.rows[1].start_ms]
+        await server.refresh_monitors()
+    assert monitors.calls == [(NOW_HOUR - 2) * HOUR]
 
 
 async def test_an_old_monitor_is_read_in_full_once(served: None) -> None:
-    repo = _Monitors()
-    repo.monitors = [_Monitor("m1", "stale", "pump")]
-    repo.put("m1", 10, {"drift_share": 0.2})  # 1970: older than a week
-    server = _server(repo)
+    repository = get_client().store.monitors
+    _put(repository, _create(repository, "stale", "pump"), 10, {"drift_share": 0.2})  # 1970: long ago
+    recording = _Recording(repository)
+    server = _server(recording)
     async with asgi_client(server.app()) as client:
         await _refresh(server)
-        samples = _samples((await client.get("/metrics")).text)
+        samples = await _scrape(client)
     assert samples[("loopml_monitor_drift_share", (("monitor", "stale"),))] == 0.2
     assert samples[("loopml_monitor_window_end_timestamp_seconds", (("monitor", "stale"),))] == 11 * 3600
+    assert recording.calls[-1] == 10 * HOUR  # once seen, only from its newest window on
 
 
 async def test_a_failing_store_keeps_the_last_values_and_is_counted(
-    served: None, monitors: _Monitors
+    served: None, monitors: _Recording
 ) -> None:
     server = _server(monitors)
     async with asgi_client(server.app()) as client:
         await _refresh(server)
-        before = _samples((await client.get("/metrics")).text)
+        before = await _scrape(client)
         monitors.fail = True
-        await _refresh(server)
+        await server.refresh_monitors()
         text = (await client.get("/metrics")).text
-    assert _samples(text) == before
+    assert _samples(text) == before and before
     assert "loopml_monitor_read_failures_total 1.0" in text
     assert server.last_monitor_error == "ConnectionError: the database went away"
 
 
-async def test_the_gauges_refresh_every_reload_interval(served: None, monitors: _Monitors) -> None:
+async def test_the_gauges_refresh_every_reload_interval(served: None, monitors: _Recording) -> None:
     server = _server(monitors, interval=0.02)
+    key = ("loopml_monitor_drift_share", M)
     async with asgi_client(server.app()) as client:
-        key = ("loopml_monitor_drift_share", (("monitor", "pump-daily"),))
-        for _ in range(200):  # read at start, without being asked
-            if _samples((await client.get("/metrics")).text).get(key) == 0.5:
-                break
-            await asyncio.sleep(0.01)
-        latest = monitors.rows[1]
-        monitors.put("m1", latest.start_ms // HOUR + 1, {"drift_share": 0.75})
-        for _ in range(200):
-            if _samples((await client.get("/metrics")).text).get(key) == 0.75:
-                break
-            await asyncio.sleep(0.01)
-        assert _samples((await client.get("/metrics")).text)[key] == 0.75
+        for expected in (0.5, 0.75):  # read at start, then again without being asked
+            if expected == 0.75:
+                monitor = monitors.repository.get("pump-daily")
+                _put(monitors.repository, monitor, NOW_HOUR - 1, {"drift_share": 0.75})
+            for _ in range(300):
+                if (await _scrape(client)).get(key) == expected:
+                    break
+                await asyncio.sleep(0.01)
+            assert (await _scrape(client))[key] == expected
 
 
-async def test_labels_requests_are_counted(served: None, monitors: _Monitors) -> None:
+async def test_labels_requests_are_counted(served: None, monitors: _Recording) -> None:
     server = _server(monitors)
     async with asgi_client(server.app()) as client:
         assert (await client.post("/labels", json={"labels": {"r1": 1, "r2": 0}})).status_code == 200
