@@ -284,19 +284,15 @@ class CBPE:
             raise InvalidArgumentError(
                 f"{name} has {values.shape} values for {n} rows of probabilities: give one label per row"
             )
-        exact = {c: i for i, c in enumerate(self.classes)}
-        text = {str(c): i for i, c in enumerate(self.classes)}
-        out = np.empty(n, dtype=np.int64)
-        unknown: list[Any] = []
-        for i, value in enumerate(values.tolist()):
-            value = _plain(value)
-            index = exact.get(value) if _hashable(value) else None
-            if index is None:
-                index = text.get(str(value))
-            if index is None:
-                unknown.append(value)
-                index = -1
-            out[i] = index
+        import pandas as pd
+
+        out = pd.Index(self.classes, dtype=object).get_indexer(pd.Index(values, dtype=object))
+        missed = np.flatnonzero(out < 0)
+        if len(missed):  # labels read back as text ("1" for the class 1)
+            text = {str(c): i for i, c in enumerate(self.classes)}
+            for i in missed.tolist():
+                out[i] = text.get(str(_plain(values[i])), -1)
+        unknown = [_plain(values[i]) for i in np.flatnonzero(out < 0).tolist()]
         if unknown:
             shown = sorted({repr(v) for v in unknown})[:5]
             raise InvalidArgumentError(
@@ -304,7 +300,7 @@ class CBPE:
                 f"({', '.join(shown)}; classes: {self.classes!r}); drop unlabelled rows and pass the "
                 "classes the model's probability columns stand for"
             )
-        return out
+        return np.asarray(out, dtype=np.int64)
 
 
 # --- calibration ------------------------------------------------------------------------------------------
@@ -435,11 +431,3 @@ def _ratio(num: float, den: float) -> float:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
