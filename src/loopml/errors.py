@@ -17,6 +17,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── StudyFailedError         no trial of a tuning study completed (shows the first error)
     ├── IntegrityError           stored content does not match its digest (a model bundle: names the file)
     ├── MissingDependencyError   an optional library is not installed (says what to pip install)
+    ├── NotificationError        a notifier could not deliver an alert message (says where and why)
     ├── UnsupportedOperationError  the object cannot do what was asked (predict_proba of a regressor)
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
@@ -115,6 +116,11 @@ class MissingDependencyError(LoopmlError, ImportError):
     """An optional library that this needs is not installed; the message says what to ``pip install``."""
 
 
+class NotificationError(LoopmlError):
+    """A notifier could not deliver an alert message (a webhook answered 500, an SMTP server refused); the
+    message says where to and why, without the secrets a webhook URL may hold."""
+
+
 class UnsupportedOperationError(LoopmlError, AttributeError):
     """The object cannot do what was asked (``predict_proba`` of a model that has none)."""
 
@@ -138,6 +144,7 @@ __all__ = [
     "LoopmlError",
     "MissingDependencyError",
     "NotFoundError",
+    "NotificationError",
     "PathEscapeError",
     "RuleError",
     "SchemaError",

@@ -7,11 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from loopml.data import Profile
-from loopml.data._profile import build_profile
+from loopml.data import Profile, profile_frame
 from loopml.monitoring import Threshold, render_monitor_report
 from loopml.monitoring._report import report_data
 from loopml.store import Alert, WindowResult
@@ -37,13 +35,7 @@ def Monitor(**kw: Any) -> StoredMonitor:
 
 
 def _profile(frame: pd.DataFrame) -> Profile:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    profile = build_profile(table.schema, table.to_batches(), table.num_rows)
-    for column in profile.columns:  # exact counts of a column of few values, as profiles (format 2) keep
-        values = frame[column.name].dropna()
-        if values.nunique() <= 50:
-            column.counts = {k: int(v) for k, v in values.value_counts().items()}
-    return profile
+    return profile_frame(frame)
 
 
 def _frames(shift: float) -> pd.DataFrame:

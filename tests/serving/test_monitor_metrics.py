@@ -140,7 +140,7 @@ M = (("monitor", "pump-daily"),)
 async def test_the_newest_window_of_each_monitor_of_the_served_model(served: None, store: SqlStore) -> None:
     _fill(store.monitors)  # on SQLite and PostgreSQL
     server = _server(store.monitors)
-    async with asgi_client(server.app()) as client:
+    async with asgi_client(server) as client:
         await _refresh(server)
         samples = await _scrape(client)
     assert samples[("loopml_monitor_drift_share", M)] == 0.5
@@ -165,7 +165,7 @@ async def test_every_worker_reports_the_same_values_and_follows_the_store(
     workers = [_server(None), _server(None)]  # two processes' servers: each reads the configured store
     repository = monitors.repository
     monitor = repository.get("pump-daily")
-    async with asgi_client(workers[0].app()) as one, asgi_client(workers[1].app()) as two:
+    async with asgi_client(workers[0]) as one, asgi_client(workers[1]) as two:
         for worker in workers:
             await _refresh(worker)
         first = [await _scrape(c) for c in (one, two)]
@@ -189,7 +189,7 @@ async def test_later_reads_ask_only_for_windows_from_the_newest_seen(
     served: None, monitors: _Recording
 ) -> None:
     server = _server(monitors)
-    async with asgi_client(server.app()):
+    async with asgi_client(server):
         await _refresh(server)
         monitors.calls.clear()
         await server.refresh_monitors()
@@ -201,7 +201,7 @@ async def test_an_old_monitor_is_read_in_full_once(served: None) -> None:
     _put(repository, _create(repository, "stale", "pump"), 10, {"drift_share": 0.2})  # 1970: long ago
     recording = _Recording(repository)
     server = _server(recording)
-    async with asgi_client(server.app()) as client:
+    async with asgi_client(server) as client:
         await _refresh(server)
         samples = await _scrape(client)
     assert samples[("loopml_monitor_drift_share", (("monitor", "stale"),))] == 0.2
@@ -213,7 +213,7 @@ async def test_a_failing_store_keeps_the_last_values_and_is_counted(
     served: None, monitors: _Recording
 ) -> None:
     server = _server(monitors)
-    async with asgi_client(server.app()) as client:
+    async with asgi_client(server) as client:
         await _refresh(server)
         before = await _scrape(client)
         monitors.fail = True
@@ -227,7 +227,7 @@ async def test_a_failing_store_keeps_the_last_values_and_is_counted(
 async def test_the_gauges_refresh_every_reload_interval(served: None, monitors: _Recording) -> None:
     server = _server(monitors, interval=0.02)
     key = ("loopml_monitor_drift_share", M)
-    async with asgi_client(server.app()) as client:
+    async with asgi_client(server) as client:
         for expected in (0.5, 0.75):  # read at start, then again without being asked
             if expected == 0.75:
                 monitor = monitors.repository.get("pump-daily")
@@ -241,7 +241,7 @@ async def test_the_gauges_refresh_every_reload_interval(served: None, monitors: 
 
 async def test_labels_requests_are_counted(served: None, monitors: _Recording) -> None:
     server = _server(monitors)
-    async with asgi_client(server.app()) as client:
+    async with asgi_client(server) as client:
         assert (await client.post("/labels", json={"labels": {"r1": 1, "r2": 0}})).status_code == 200
         assert (await client.post("/v2/models/pump/labels", json={"labels": {"r3": 1}})).status_code == 200
         assert (await client.post("/labels", json={"labels": []})).status_code == 400

@@ -1,5 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; alert rules, notifiers and
-the alert manager; later drift and windows.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; alert rules,
+notifiers and the alert manager; later drift and windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -27,8 +27,24 @@ _EXPORTS: dict[str, str] = {
             "split_chunks",
         )
     },
+    "AlertManager": "loopml.monitoring._alerts",
+    **{
+        name: "loopml.monitoring._profiles"
+        for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
     "Rule": "loopml.monitoring._rules",
-    "RuleError": "loopml.errors",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -41,10 +57,20 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from loopml.errors import RuleError
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._cbpe import CBPE
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -65,11 +91,19 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
     "CBPE",
+    "EmailNotifier",
+    "LogNotifier",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
     "Rule",
     "RuleError",
+    "SegmentProfile",
     "Threshold",
+    "WebhookNotifier",
     "chunk_values",
     "compact_segments",
     "fixed",
@@ -77,11 +111,14 @@ __all__ = [
     "join_labels",
     "learned",
     "log_labels",
+    "merge_segment_profiles",
     "metric_bounds",
+    "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",
     "reference_chunk_thresholds",
     "render_monitor_report",
+    "segment_profiles",
     "split_chunks",
 ]

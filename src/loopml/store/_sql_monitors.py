@@ -259,7 +259,7 @@ class SqlMonitorRepository:
             ) from exc
 
     def alerts(self, monitor_id: str | None = None, state: str | None = None) -> builtins.list[Alert]:
-        """Alerts (of a monitor; in a state), oldest first."""
+        """Alerts (of a monitor; in a state), oldest first (by when they opened, then by window)."""
         if state is not None and state not in ALERT_STATES:
             raise InvalidArgumentError(
                 f"an alert's state is one of {', '.join(ALERT_STATES)} (got {state!r})."
@@ -270,7 +270,8 @@ class SqlMonitorRepository:
         if state is not None:
             query = query.where(_A.state == state)
         with self._store.read() as conn:
-            return [_alert(r) for r in conn.execute(query.order_by(_A.opened_ms, _A.id))]
+            rows = conn.execute(query.order_by(_A.opened_ms, _A.window_start_ms, _A.id))
+            return [_alert(r) for r in rows]
 
     def add_alert_event(
         self,
