@@ -1,4 +1,4 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments, writer, reader), late labels, and drift; later windows, alerts.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -11,6 +11,7 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    **{name: "loopml.monitoring._drift" for name in ("ColumnDrift", "DriftReport", "column_drift", "drift")},
     "PredictionLogger": "loopml.monitoring._logger",
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
@@ -24,6 +25,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.monitoring._drift import ColumnDrift, DriftReport, column_drift, drift
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
@@ -35,8 +37,12 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ColumnDrift",
+    "DriftReport",
     "PredictionLogger",
+    "column_drift",
     "compact_segments",
+    "drift",
     "hash_value",
     "join_labels",
     "log_labels",

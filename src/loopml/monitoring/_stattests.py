@@ -64,6 +64,10 @@ RANDOM_AUC_RUNS = 1000  # random classifiers behind the AUC bar of a small refer
 RANDOM_AUC_QUANTILE = 0.95
 
 
+class ColumnSkipped(InvalidArgumentError):
+    """This column cannot be compared (the message says why); a report lists it and goes on."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one test found: ``score`` (the p-value of a p-value test, else the statistic) against
@@ -105,7 +109,7 @@ class ColumnPair:
         self._reference, self._current = reference, current
         if self.reference_rows == 0 or self.current_rows == 0:
             side = "reference" if self.reference_rows == 0 else "current"
-            raise InvalidArgumentError(f"The {side} values are empty: there is nothing to compare.")
+            raise ColumnSkipped(f"The {side} values are empty: there is nothing to compare.")
 
     @classmethod
     def numerical(cls, reference: np.ndarray, current: np.ndarray, integer: bool = False) -> ColumnPair:
@@ -386,7 +390,7 @@ def _domain_classifier(pair: ColumnPair, threshold: float | None) -> Outcome:
         texts, labels, test_size=0.5, random_state=42, shuffle=True
     )
     if len(set(y_train.tolist())) < 2 or len(set(y_test.tolist())) < 2:
-        raise InvalidArgumentError(
+        raise ColumnSkipped(
             "Too few rows to train and score a domain classifier: give both sides more text rows."
         )
     model = Pipeline(
@@ -405,7 +409,7 @@ def _domain_classifier(pair: ColumnPair, threshold: float | None) -> Outcome:
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x_train, y_train)
     except ValueError as exc:  # no words left once the stop words and the too frequent ones are out
-        raise InvalidArgumentError(f"The text holds too few distinct words to compare ({exc}).") from None
+        raise ColumnSkipped(f"The text holds too few distinct words to compare ({exc}).") from None
     auc = float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
     details: dict[str, Any] = {"words": _separating_words(model)}
     if threshold is None:
