@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader), late labels, and drift; later windows, alerts.
+"""Monitoring: the prediction log (segments, writer, reader) and late labels; drift; alert rules,
+notifiers and the alert manager; later windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -11,8 +12,22 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AlertManager": "loopml.monitoring._alerts",
     **{name: "loopml.monitoring._drift" for name in ("ColumnDrift", "DriftReport", "column_drift", "drift")},
     "PredictionLogger": "loopml.monitoring._logger",
+    "Rule": "loopml.monitoring._rules",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     **{
         name: "loopml.monitoring._reader"
@@ -25,8 +40,18 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._drift import ColumnDrift, DriftReport, column_drift, drift
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._reader import (
         compact_segments,
@@ -35,17 +60,28 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._rules import Rule
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
     "ColumnDrift",
     "DriftReport",
+    "EmailNotifier",
+    "LogNotifier",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
+    "Rule",
+    "RuleError",
+    "WebhookNotifier",
     "column_drift",
     "compact_segments",
     "drift",
     "hash_value",
     "join_labels",
     "log_labels",
+    "notifier_from_config",
     "prediction_salt",
     "read_labels",
     "read_predictions",
