@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
         )
     },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
+    "profile_drift": "loopml.monitoring._profile_drift",
     **{
         name: "loopml.monitoring._reader"
         for name in ("compact_segments", "join_labels", "log_labels", "read_labels", "read_predictions")
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         notifier_from_config,
     )
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profile_drift import profile_drift
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -83,6 +85,7 @@ __all__ = [
     "log_labels",
     "notifier_from_config",
     "prediction_salt",
+    "profile_drift",
     "read_labels",
     "read_predictions",
 ]

@@ -44,7 +44,6 @@ from loopml.monitoring._stattests import (
     Outcome,
     distinct_sorted,
     get_test,
-    histogram_sorted,
     run_test,
     runs,
 )
@@ -174,8 +173,8 @@ def drift(
         raise InvalidArgumentError(f"drift_share is a share of columns in (0, 1], not {drift_share!r}.")
     ref = load_frame(reference, "reference")
     cur = load_frame(current, "current")
-    selected = _columns(ref, cur, columns)
-    per_column = _tests(tests, selected)
+    selected = select_columns(list(ref.columns), list(cur.columns), columns)
+    per_column = per_column_tests(tests, selected)
     unknown_text = [c for c in text_columns if c not in selected]
     if unknown_text:
         raise InvalidArgumentError(
@@ -301,22 +300,27 @@ def read_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _columns(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str] | None) -> list[str]:
-    in_current = set(cur.columns)
+def select_columns(
+    reference: Sequence[Any], current: Sequence[Any], columns: Sequence[str] | None
+) -> list[str]:
+    """The columns to compare: ``columns`` (each must be on both sides), or every column both have."""
+    in_current = set(current)
     if columns is None:
-        common = [c for c in ref.columns if c in in_current]
+        common = [c for c in reference if c in in_current]
         if not common:
             raise InvalidArgumentError(
-                f"The reference ({_names(list(ref.columns))}) and the current data "
-                f"({_names(list(cur.columns))}) have no column in common: compare data with the same columns "
-                "(or rename them)."
+                f"The reference ({_names(list(reference))}) and the current data ({_names(list(current))}) "
+                "have no column in common: compare data with the same columns (or rename them)."
             )
         return [str(c) for c in common]
     if isinstance(columns, str):
         columns = [columns]
+    in_reference = set(reference)
     missing = []
     for c in columns:
-        sides = [side for side, frame in (("reference", ref), ("current", cur)) if c not in frame.columns]
+        sides = [
+            side for side, names in (("reference", in_reference), ("current", in_current)) if c not in names
+        ]
         if sides:
             missing.append(f"{c!r} in the {' and the '.join(sides)}")
     if missing:
@@ -326,7 +330,7 @@ def _columns(ref: pd.DataFrame, cur: pd.DataFrame, columns: Sequence[str] | None
     return list(dict.fromkeys(columns))
 
 
-def _tests(
+def per_column_tests(
     tests: TestSpec | Mapping[str, TestSpec] | None, selected: list[str]
 ) -> dict[str, tuple[str, float | None]]:
     if tests is None:
@@ -415,7 +419,7 @@ def _family(series: pd.Series) -> str | None:
     return "other"
 
 
-_ALLOWED: dict[str, tuple[Kind, ...]] = {
+ALLOWED_KINDS: dict[str, tuple[Kind, ...]] = {
     "numeric": ("numerical", "categorical"),
     "boolean": ("categorical",),
     "string": ("categorical", "text"),
@@ -428,18 +432,17 @@ def _pair(
     """The column's values prepared for its tests, and its kind."""
     import pandas as pd
 
-    family = _common_family(name, ref, cur)
-    allowed = _ALLOWED[family]
+    families = tuple(_family(s) if s.notna().any() else None for s in (ref, cur))
+    family = common_family(name, (families[0], families[1]), (ref.dtype, cur.dtype))
     categories = any(isinstance(s.dtype, pd.CategoricalDtype) for s in (ref, cur))
     numbers = (_sorted_numbers(ref), _sorted_numbers(cur)) if family == "numeric" else None
     if numbers is not None and (len(numbers[0]) == 0 or len(numbers[1]) == 0):
-        side, series = ("reference", ref) if len(numbers[0]) == 0 else ("current", cur)
-        if not series.notna().any():
-            raise ColumnSkipped(_all_null(name, side))
+        side = "reference" if len(numbers[0]) == 0 else "current"
         raise ColumnSkipped(
             f"Column {name!r} has no finite {side} value (only infinities): nothing to compare."
         )
     counts: tuple[dict[Any, int], dict[Any, int]] | None = None
+    declared = kind is not None
     if kind is None:
         if categories or family == "boolean":
             kind = "categorical"
@@ -451,18 +454,7 @@ def _pair(
             counts = (_value_counts(ref), _value_counts(cur))
             # as Evidently: text when more than half the current's non-null values are distinct
             kind = "text" if len(counts[1]) > 0.5 * cur.count() else "categorical"
-        if test_kinds is not None and kind not in test_kinds:
-            usable = [k for k in test_kinds if k in allowed]
-            if usable:
-                kind = usable[0]  # the test asked for decides between the kinds the values allow
-    if kind not in allowed:
-        values = {"numeric": "numbers", "boolean": "booleans", "string": "text"}[family]
-        raise InvalidArgumentError(f"Column {name!r} holds {values}, which cannot be tested as {kind}.")
-    if test_kinds is not None and kind not in test_kinds:
-        raise InvalidArgumentError(
-            f"Column {name!r} is {kind}, and its test does not take {kind} columns: choose one of "
-            f"{', '.join(_tests_for(kind))}."
-        )
+    kind = choose_kind(name, family, kind, declared, test_kinds)
     if kind == "numerical":
         assert numbers is not None
         integer = all(pd.api.types.is_integer_dtype(s.dtype) for s in (ref, cur))
@@ -477,30 +469,50 @@ def _pair(
     return ColumnPair.categorical(counts[0], counts[1]), kind
 
 
-def _common_family(name: str, ref: pd.Series, cur: pd.Series) -> str:
-    """The values' family on both sides; ``ColumnSkipped`` when a side is all null, the type changed, or
-    the column holds what no test takes."""
-    families = []
-    for side, series in (("reference", ref), ("current", cur)):
-        family = _family(series)
-        if family is None or (family != "numeric" and not series.notna().any()):
-            raise ColumnSkipped(_all_null(name, side))
-        families.append(family)
+def choose_kind(
+    name: str, family: str, kind: Kind, declared: bool, test_kinds: tuple[Kind, ...] | None
+) -> Kind:
+    """The kind to test a column as: the inferred one, unless the test asked for takes another kind the
+    values allow (an integer column tested with ks is numerical); errors say what fits."""
+    allowed = ALLOWED_KINDS[family]
+    if not declared and test_kinds is not None and kind not in test_kinds:
+        usable = [k for k in test_kinds if k in allowed]
+        if usable:
+            kind = usable[0]
+    if kind not in allowed:
+        values = {"numeric": "numbers", "boolean": "booleans", "string": "text"}[family]
+        raise InvalidArgumentError(f"Column {name!r} holds {values}, which cannot be tested as {kind}.")
+    if test_kinds is not None and kind not in test_kinds:
+        raise InvalidArgumentError(
+            f"Column {name!r} is {kind}, and its test does not take {kind} columns: choose one of "
+            f"{', '.join(_tests_for(kind))}."
+        )
+    return kind
+
+
+def common_family(name: str, families: tuple[str | None, str | None], types: tuple[Any, Any]) -> str:
+    """The values' family on both sides; ``ColumnSkipped`` when a side is all null (None), the type
+    changed, or the column holds what no test takes."""
+    for side, family in zip(("reference", "current"), families, strict=True):
+        if family is None:
+            raise ColumnSkipped(all_null(name, side))
     if families[0] != families[1]:
         raise ColumnSkipped(
-            f"Column {name!r} changed type: {ref.dtype} ({families[0]}) in the reference, {cur.dtype} "
+            f"Column {name!r} changed type: {types[0]} ({families[0]}) in the reference, {types[1]} "
             f"({families[1]}) in the current data. Cast one side to the other's type, or leave the column "
             "out."
         )
-    if families[0] not in _ALLOWED:
+    family = families[0]
+    assert family is not None
+    if family not in ALLOWED_KINDS:
         raise ColumnSkipped(
-            f"Column {name!r} ({cur.dtype}) is not compared: drift tests take numbers, booleans and text "
+            f"Column {name!r} ({types[1]}) is not compared: drift tests take numbers, booleans and text "
             "(convert it, for example with astype(float) or astype(str))."
         )
-    return families[0]
+    return family
 
 
-def _all_null(name: str, side: str) -> str:
+def all_null(name: str, side: str) -> str:
     return f"Column {name!r} is null in every {side} row: nothing to compare (check where it comes from)."
 
 
@@ -568,14 +580,10 @@ def _details(pair: ColumnPair, outcome: Outcome, ref: pd.Series, cur: pd.Series)
 
 def histogram_detail(pair: ColumnPair, bins: int = HISTOGRAM_BINS) -> dict[str, list[float]]:
     """Both sides' counts over the same equal-width bins spanning both."""
-    ref, cur = pair.reference, pair.current
-    low, high = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
+    low, high = pair.bounds()
     edges = np.linspace(low, high, bins + 1) if high > low else np.array([low - 0.5, low + 0.5])
-    return {
-        "edges": edges.tolist(),
-        "reference": histogram_sorted(ref, edges).tolist(),
-        "current": histogram_sorted(cur, edges).tolist(),
-    }
+    ref, cur = pair.histogram(edges)
+    return {"edges": edges.tolist(), "reference": ref.tolist(), "current": cur.tolist()}
 
 
 def category_detail(pair: ColumnPair, top: int = TOP_VALUES) -> dict[str, Any]:

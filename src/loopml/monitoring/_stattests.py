@@ -119,7 +119,7 @@ class ColumnPair:
         )
 
     @classmethod
-    def categorical(cls, reference: Mapping[Any, int], current: Mapping[Any, int]) -> ColumnPair:
+    def categorical(cls, reference: Mapping[Any, float], current: Mapping[Any, float]) -> ColumnPair:
         """From the value counts of each side (values counted 0 times are left out)."""
         keys = [k for k, n in reference.items() if n > 0]
         keys += [k for k, n in current.items() if n > 0 and reference.get(k, 0) == 0]
@@ -185,6 +185,30 @@ class ColumnPair:
             return limit + 1
         return min(self.distinct, limit + 1)
 
+    # -- what the numerical tests read; a pair built from profiles answers them from its sketches
+    def bounds(self) -> tuple[float, float]:
+        """The smallest and largest value of both sides."""
+        ref, cur = self.reference, self.current
+        return float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
+
+    def histogram(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each side's count per bin (``numpy.histogram``'s bins: closed on the left, the last on both)."""
+        return histogram_sorted(self.reference, edges), histogram_sorted(self.current, edges)
+
+    def reference_std(self) -> float:
+        """The reference's population standard deviation (ddof 0)."""
+        return float(np.std(self.reference))
+
+    def wasserstein(self) -> float:
+        return wasserstein_sorted(self.reference, self.current)
+
+    def ks(self) -> tuple[float, float]:
+        """The two-sample Kolmogorov-Smirnov statistic and its p-value."""
+        from scipy.stats import ks_2samp
+
+        result = ks_2samp(self.reference, self.current)
+        return float(result.statistic), float(result.pvalue)
+
     def new_values(self) -> list[Any]:
         """Values the current side has and the reference has not."""
         keys, ref, cur = self.counts
@@ -209,11 +233,8 @@ def distinct_sorted(sorted_values: np.ndarray) -> int:
 
 
 def _ks(pair: ColumnPair, threshold: float) -> Outcome:
-    from scipy.stats import ks_2samp
-
-    result = ks_2samp(pair.reference, pair.current)
-    p = float(result.pvalue)
-    return Outcome(float(result.statistic), p, threshold, p <= threshold)
+    statistic, p = pair.ks()
+    return Outcome(statistic, p, threshold, p <= threshold)
 
 
 def _chisquare(pair: ColumnPair, threshold: float) -> Outcome:
@@ -252,8 +273,8 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _wasserstein(pair: ColumnPair, threshold: float) -> Outcome:
-    std = float(np.std(pair.reference))
-    distance = wasserstein_sorted(pair.reference, pair.current) / max(std, STD_FLOOR)
+    std = pair.reference_std()
+    distance = pair.wasserstein() / max(std, STD_FLOOR)
     details = {"reference_std": std, "std_floored": std < STD_FLOOR}
     return Outcome(distance, None, threshold, distance >= threshold, details)
 
@@ -304,10 +325,10 @@ def shares(pair: ColumnPair, fill_zeros: bool) -> tuple[np.ndarray, np.ndarray]:
     """Each side's share of rows per bin: Sturges' bins for a numerical column with more than 20 distinct
     reference values, one bin per value otherwise."""
     if pair.kind == "numerical" and pair.reference_distinct > HISTOGRAM_DISTINCT:
-        ref, cur = pair.reference, pair.current
-        edges = sturges_edges(min(ref[0], cur[0]), max(ref[-1], cur[-1]), len(ref) + len(cur), pair.integer)
-        p = histogram_sorted(ref, edges) / len(ref)
-        q = histogram_sorted(cur, edges) / len(cur)
+        low, high = pair.bounds()
+        edges = sturges_edges(low, high, pair.reference_rows + pair.current_rows, pair.integer)
+        ref_counts, cur_counts = pair.histogram(edges)
+        p, q = ref_counts / pair.reference_rows, cur_counts / pair.current_rows
     else:
         _, ref_counts, cur_counts = pair.counts
         p, q = ref_counts / pair.reference_rows, cur_counts / pair.current_rows
@@ -355,13 +376,13 @@ def _hellinger(pair: ColumnPair, threshold: float) -> Outcome:
         _, ref, cur = pair.counts
         overlap = float(np.sum(np.sqrt((ref / pair.reference_rows) * (cur / pair.current_rows))))
     else:
-        ref_values, cur_values = pair.reference, pair.current
-        low, high = min(ref_values[0], cur_values[0]), max(ref_values[-1], cur_values[-1])
+        low, high = pair.bounds()
         # the bins span the distinct values of both sides, so their count follows from how many there are
         edges = sturges_edges(low, high, pair.distinct, pair.integer)
         widths = np.diff(edges)
-        ref_density = histogram_sorted(ref_values, edges) / widths / len(ref_values)
-        cur_density = histogram_sorted(cur_values, edges) / widths / len(cur_values)
+        ref_counts, cur_counts = pair.histogram(edges)
+        ref_density = ref_counts / widths / pair.reference_rows
+        cur_density = cur_counts / widths / pair.current_rows
         width = (edges[-1] - edges[0]) / (len(edges) - 1)
         overlap = float(np.sum(np.sqrt(ref_density * cur_density)) * width)
     value = math.sqrt(1 - min(max(overlap, 0.0), 1.0))
