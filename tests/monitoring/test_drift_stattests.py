@@ -102,7 +102,7 @@ class TestDistances:
         assert out.drifted and out.details["std_floored"] is False
 
     def test_wasserstein_of_sorted_samples_is_scipys(self, rng: np.random.Generator) -> None:
-        for n, m in [(1, 1), (5, 3), (1000, 999), (20, 2000)]:
+        for n, m in [(1, 1), (5, 3), (1000, 999), (20, 2000), (777, 777)]:  # equal sizes take a shortcut
             u, v = np.sort(rng.integers(0, 7, n).astype(float)), np.sort(rng.normal(3, 2, m))
             assert wasserstein_sorted(u, v) == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-12)
 
