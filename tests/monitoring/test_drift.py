@@ -208,6 +208,13 @@ class TestBadInput:
         with pytest.raises(InvalidArgumentError, match="no column in common"):
             lm.drift(pd.DataFrame({"a": [1.0]}), pd.DataFrame({"b": [1.0]}))
 
+    def test_repeated_and_unnamed_columns(self) -> None:
+        twice = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
+        with pytest.raises(InvalidArgumentError, match="more than one column named 'a'"):
+            lm.drift(twice, twice)
+        numbered = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)))  # columns 0 and 1
+        assert list(lm.drift(numbered, numbered).columns) == [0, 1]
+
     def test_an_empty_frame(self) -> None:
         with pytest.raises(InvalidArgumentError, match="The current has no rows"):
             lm.drift(pd.DataFrame({"a": [1.0, 2.0]}), pd.DataFrame({"a": pd.Series([], dtype=float)}))

@@ -209,6 +209,7 @@ class TestBadInput:
         named = profile_drift(profile_of(ref), profile_of(cur), columns=["note"], tests="jensenshannon")
         assert named.columns["note"].kind == "categorical"
         assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["approximate"] is True
+        assert "Computed from profiles" in report.to_html()
 
     def test_arguments(self, rng: np.random.Generator) -> None:
         ref = profile_of(pd.DataFrame({"x": rng.normal(0, 1, 100)}))

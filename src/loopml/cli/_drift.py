@@ -22,10 +22,10 @@ from loopml.errors import InvalidArgumentError
 @app.command("drift")
 def drift_cmd(
     reference: str = typer.Argument(
-        ..., help="The reference: a dataset (sensors:1, sensors@prod) or a file."
+        ..., metavar="REF", help="The reference: a dataset (sensors:1, sensors@prod) or a file."
     ),
     current: str = typer.Argument(
-        ..., help="The current data: a dataset reference, or a CSV / Parquet file."
+        ..., metavar="CUR", help="The current data: a dataset reference, or a CSV / Parquet file."
     ),
     columns: str | None = typer.Option(None, "--columns", "-c", help="Only these columns: a,b,c."),
     test: list[str] = typer.Option(

@@ -21,7 +21,8 @@ text gets a domain classifier. The dataset drifts when the share of drifted colu
 ``_stattests`` holds the definitions.
 
 A column that cannot be compared (all values null on one side, its type changed, a datetime) is reported in
-``skipped`` with the reason instead of failing the report.
+``skipped`` with the reason instead of failing the report. ``profile_drift`` (``_profile_drift``) gives the
+same report from two profiles, without rows.
 """
 
 from __future__ import annotations
@@ -174,6 +175,12 @@ def drift(
     ref = load_frame(reference, "reference")
     cur = load_frame(current, "current")
     selected = select_columns(list(ref.columns), list(cur.columns), columns)
+    for what, frame in (("reference", ref), ("current", cur)):
+        repeated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()] if c in selected})
+        if repeated:
+            raise InvalidArgumentError(
+                f"The {what} has more than one column named {_names(repeated)}: rename them apart."
+            )
     per_column = per_column_tests(tests, selected)
     unknown_text = [c for c in text_columns if c not in selected]
     if unknown_text:
@@ -312,7 +319,7 @@ def select_columns(
                 f"The reference ({_names(list(reference))}) and the current data ({_names(list(current))}) "
                 "have no column in common: compare data with the same columns (or rename them)."
             )
-        return [str(c) for c in common]
+        return common
     if isinstance(columns, str):
         columns = [columns]
     in_reference = set(reference)

@@ -102,7 +102,7 @@ class ColumnPair:
         self.integer = integer  # the numbers were integers: numpy floors Sturges' bin width at 1 for them
         if counts is not None:
             self.__dict__["counts"] = counts  # fills the cached property
-            self.reference_rows, self.current_rows = int(counts[1].sum()), int(counts[2].sum())
+            self.reference_rows, self.current_rows = round(counts[1].sum()), round(counts[2].sum())
         else:
             assert reference is not None and current is not None
             self.reference_rows, self.current_rows = len(reference), len(current)
