@@ -1,5 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; drift; alert rules,
-notifiers and the alert manager; later windows.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; drift (from
+rows or from profiles); alert rules, notifiers and the alert manager; later windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -15,6 +15,10 @@ _EXPORTS: dict[str, str] = {
     "AlertManager": "loopml.monitoring._alerts",
     **{name: "loopml.monitoring._drift" for name in ("ColumnDrift", "DriftReport", "column_drift", "drift")},
     "PredictionLogger": "loopml.monitoring._logger",
+    **{
+        name: "loopml.monitoring._profiles"
+        for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
     "Rule": "loopml.monitoring._rules",
     **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
     **{
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
     )
     from loopml.monitoring._personal import hash_value, prediction_salt
     from loopml.monitoring._profile_drift import profile_drift
+    from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -76,6 +81,7 @@ __all__ = [
     "PredictionLogger",
     "Rule",
     "RuleError",
+    "SegmentProfile",
     "WebhookNotifier",
     "column_drift",
     "compact_segments",
@@ -83,9 +89,11 @@ __all__ = [
     "hash_value",
     "join_labels",
     "log_labels",
+    "merge_segment_profiles",
     "notifier_from_config",
     "prediction_salt",
     "profile_drift",
     "read_labels",
     "read_predictions",
+    "segment_profiles",
 ]

@@ -5,6 +5,10 @@ for Prometheus.
 A client mistake is always a 4xx with a JSON body naming the problem: malformed JSON 400, a body that does not
 fit the signature 422, too large 413, a wrong content type 415. Only a fault of the server or the model
 itself is a 500.
+
+Every answered request goes to the prediction log: a prediction as its rows (with a classifier's class
+probabilities, computed in the same predict call: ``_proba``), a failed request (any 4xx or 5xx above) as one
+error row with its status and latency.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from loopml.serving._codec import (
 )
 from loopml.serving._metrics import ServerMetrics
 from loopml.serving._openapi import openapi_document
+from loopml.serving._proba import Mode, Scored, classes_of, plan, score
 from loopml.serving._routing import Lane, pick_canary
 
 MAX_BODY = 16 * 1024 * 1024
@@ -60,7 +65,10 @@ class ServedModel:
     model: Any  # loopml.models.LoadedModel
     columns: list[str] = field(default_factory=list)
     numeric: bool = field(init=False, default=False)
+    proba_mode: Mode | None = field(init=False, default=None)  # None: no probabilities are computed
+    classes: tuple[str, ...] = field(init=False, default=())  # the probabilities' classes, as text
     _index: Any = field(init=False, default=None, repr=False)
+    _classes: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         signature = self.model.signature
@@ -112,6 +120,23 @@ class ServedModel:
     def predict(self, rows: Any) -> Any:
         return self.model.predict(self.frame(rows), validate=False)
 
+    def score(self, rows: Any) -> Any:
+        """What the lanes call: the prediction, or, once ``plan_probabilities`` found the model has class
+        probabilities, a ``Scored`` with both."""
+        if self.proba_mode is None:
+            return self.predict(rows)
+        return score(self.model, self._classes, self.proba_mode, self.frame(rows))
+
+    def plan_probabilities(self, example: pd.DataFrame | None) -> None:
+        """Compute class probabilities with every prediction from now on, if the model has them (``example``:
+        checked rows of its input example, to compare the one-call answer with ``predict`` on)."""
+        classes = classes_of(self.model)
+        if classes is None:
+            return
+        mode = plan(self.model, classes, example)
+        if mode is not None:
+            self._classes, self.classes, self.proba_mode = classes, tuple(str(c) for c in classes), mode
+
 
 def _columns(model: Any) -> list[str]:
     signature = model.signature
@@ -138,6 +163,7 @@ class ServerOptions:
     canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
     shadow: str | None = None  # a reference that answers a copy of the traffic, at start
     log_predictions: bool = True  # every answered request into the prediction log
+    log_probabilities: bool = True  # a classifier's class probabilities too (computed with its predictions)
     workers: int = 1  # server processes sharing the port (each holds its own routes)
 
 
@@ -203,7 +229,14 @@ class ModelServer:
         return PredictionLogger(client.store, client.artifacts, model=self.served.name, personal=personal)
 
     def _log(
-        self, lane: Lane, request_id: str, rows: Any, result: Any, seconds: float, nbytes: int | None = None
+        self,
+        lane: Lane,
+        request_id: str,
+        rows: Any,
+        result: Any,
+        seconds: float,
+        nbytes: int | None = None,
+        proba: Any = None,
     ) -> None:
         if self.logger is None:
             return
@@ -216,6 +249,21 @@ class ModelServer:
             latency_ms=seconds * 1000,
             input_names=lane.served.columns if isinstance(rows, np.ndarray) else None,
             nbytes=nbytes,
+            probabilities=proba,
+            classes=lane.served.classes if proba is not None else (),
+        )
+        if not accepted:
+            self.metrics.log_dropped.inc()
+
+    def _log_error(self, lane: Lane, request_id: str, status: int, seconds: float) -> None:
+        if self.logger is None:
+            return
+        accepted = self.logger.log_error(
+            request_id=request_id,
+            model_version=lane.served.version,
+            route=lane.route,
+            status=status,
+            latency_ms=seconds * 1000,
         )
         if not accepted:
             self.metrics.log_dropped.inc()
@@ -502,9 +550,10 @@ class ModelServer:
                 result, predict_s = await lane.predict(frame)
             except (ValueError, TypeError) as exc:  # the model refused these values
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
+            result, proba = (result.labels, result.proba) if isinstance(result, Scored) else (result, None)
             headers["Server-Timing"] = f"predict;dur={predict_s * 1000:.3f}"
             response = _json(encode(result, context, request_id, lane.served), headers=headers)
-            self._log(lane, request_id, frame, result, time.perf_counter() - started, len(body))
+            self._log(lane, request_id, frame, result, time.perf_counter() - started, len(body), proba)
         except RequestError as exc:
             status = exc.status
             response = _json(exc.body(), status, headers)
@@ -517,7 +566,10 @@ class ModelServer:
         finally:
             metrics.in_flight.dec()
             lane.leave()
-        metrics.observe(route, status, time.perf_counter() - started, lane.route)
+        seconds = time.perf_counter() - started
+        metrics.observe(route, status, seconds, lane.route)
+        if status != 200:
+            self._log_error(lane, request_id, status, seconds)
         if status == 200 and self.shadow is not None and frame is not None and lane is not self.shadow:
             if self._shadow_pending >= MAX_SHADOW_PENDING:  # the shadow falls behind: memory stays bounded
                 metrics.shadow_dropped.inc()
@@ -551,13 +603,17 @@ class ModelServer:
         try:
             checked = lane.served.check(frame)
             result, _ = await lane.predict(checked)
-            self._log(lane, request_id, checked, result, time.perf_counter() - started)
+            result, proba = (result.labels, result.proba) if isinstance(result, Scored) else (result, None)
+            self._log(lane, request_id, checked, result, time.perf_counter() - started, proba=proba)
         except Exception:
             status = 500
         finally:
             lane.leave()
             self._shadow_pending -= 1
-        self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
+        seconds = time.perf_counter() - started
+        self.metrics.observe("shadow", status, seconds, "shadow")
+        if status != 200:
+            self._log_error(lane, request_id, status, seconds)
 
     async def labels(self, request: Request) -> Response:
         """Ground truth by request id, for joining with the prediction log later: ``{"labels": {"<request
@@ -708,6 +764,7 @@ def app_from_environment() -> Starlette:
         shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
         workers=int(os.environ.get("LOOPML_SERVE_WORKERS", "1")),
+        log_probabilities=os.environ.get("LOOPML_SERVE_LOG_PROBA", "1") == "1",
     )
     served = ServedModel.load(os.environ["LOOPML_SERVE_REF"], os.environ.get("LOOPML_SERVE_AS") or None)
     return ModelServer(served, options).app()

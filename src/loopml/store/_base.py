@@ -229,8 +229,11 @@ class PredictionRepository(Protocol):
         versions: Iterable[int],
         routes: Iterable[str],
         created_ms: int,
+        profile_digest: str | None = None,
+        error_rows: int = 0,
     ) -> PredictionSegment:
-        """Index a segment blob; the same digest again for the same model returns the segment there."""
+        """Index a segment blob (and its profile blob); the same digest again for the same model returns the
+        segment there."""
         ...
 
     def segments(
@@ -258,7 +261,9 @@ class PredictionRepository(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> list[PredictionLabel]: ...
-    def referenced_digests(self) -> Iterator[str]: ...
+    def referenced_digests(self) -> Iterator[str]:
+        """The segments' blobs and their profile blobs, for ``loopml gc``."""
+        ...
 
 
 class MonitorRepository(Protocol):

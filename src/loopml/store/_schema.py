@@ -277,7 +277,8 @@ audit_events = Table(
 )
 
 # The prediction log: each row indexes one Parquet segment (a blob) of logged requests of a model, with the
-# time range and the versions and routes it holds, so a reader opens only the segments a window needs.
+# time range and the versions and routes it holds, so a reader opens only the segments a window needs; and
+# the blob of its profiles (one per version and route), so a window's statistics merge without its rows.
 prediction_segments = Table(
     "prediction_segments",
     metadata,
@@ -290,6 +291,8 @@ prediction_segments = Table(
     Column("versions_json", Text, nullable=False),  # the model versions in the segment, e.g. [3, 4]
     Column("routes_json", Text, nullable=False),  # the routes in the segment, e.g. ["canary", "champion"]
     Column("created_ms", BigInteger, nullable=False),
+    Column("profile_digest", String(64), nullable=True),  # None: written before segments had profiles
+    Column("error_rows", Integer, nullable=False, server_default="0"),  # of num_rows: failed requests
     # a segment written twice (a retry after the index write failed) is recorded once
     UniqueConstraint("model", "digest", name="uq_prediction_segments_digest"),
     Index("ix_prediction_segments_model_ts", "model", "max_ts", "min_ts"),
