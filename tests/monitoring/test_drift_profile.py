@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from scipy import stats
 
@@ -21,22 +20,7 @@ from loopml.monitoring._profile_drift import SketchPair
 
 
 def profile_of(frame: pd.DataFrame) -> Profile:
-    maker = getattr(lm.data, "profile_frame", None)
-    if maker is not None:
-        return maker(frame)  # type: ignore[no-any-return]
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return profiles.build_profile(table.schema, table.to_batches(max_chunksize=65_536), table.num_rows)
-
-
-def with_counts(profile: Profile, frame: pd.DataFrame) -> Profile:
-    """The exact value counts a format-2 profile keeps of its low-cardinality columns."""
-    for column in profile.columns:
-        values = frame[column.name].replace([np.inf, -np.inf], np.nan).dropna()
-        if values.nunique() <= 50:
-            column.counts = {
-                k.item() if hasattr(k, "item") else k: int(n) for k, n in values.value_counts().items()
-            }
-    return profile
+    return lm.data.profile_frame(frame)
 
 
 @pytest.fixture
@@ -59,7 +43,9 @@ class TestExactCounts:
     def test_counts_give_the_rows_verdicts(self, rng: np.random.Generator) -> None:
         ref, cur = few_values(rng, 3000, 0.0), few_values(rng, 2000, 0.1)
         exact = lm.drift(ref, cur)
-        approx = profile_drift(with_counts(profile_of(ref), ref), with_counts(profile_of(cur), cur))
+        p_ref, p_cur = profile_of(ref), profile_of(cur)
+        assert all(c.counts is not None for c in [*p_ref.columns, *p_cur.columns])  # few values: all counted
+        approx = profile_drift(p_ref, p_cur)
         assert approx.approximate and list(approx.columns) == list(exact.columns)
         for name, row in exact.columns.items():
             got = approx.columns[name]
@@ -73,9 +59,7 @@ class TestExactCounts:
         ref, cur = few_values(rng, 3000, 0.0), few_values(rng, 2500, 0.05)
         columns = ["level", "gear"] if test in ("ks", "wasserstein") else list(ref.columns)
         exact = lm.drift(ref, cur, columns=columns, tests=test)
-        approx = profile_drift(
-            with_counts(profile_of(ref), ref), with_counts(profile_of(cur), cur), columns=columns, tests=test
-        )
+        approx = profile_drift(profile_of(ref), profile_of(cur), columns=columns, tests=test)
         for name, row in exact.columns.items():
             got = approx.columns[name]
             assert got.test == test and got.drifted == row.drifted, name
@@ -124,6 +108,25 @@ class TestSketches:
         got = profile_drift(profile_of(ref), profile_of(ref)).columns["c"]
         assert (got.kind, got.test, got.drifted) == ("categorical", "jensenshannon", False)
         assert got.statistic < 0.01 and got.details["approximate"] is True
+
+
+def test_a_window_merged_from_its_parts(rng: np.random.Generator) -> None:
+    """A day's profile merged from hourly ones gives the counted columns' verdicts exactly, and the
+    numerical ones within the quantile sketch's error."""
+    ref = pd.concat([few_values(rng, 3000, 0.0), pd.DataFrame({"x": rng.normal(0, 1, 3000)})], axis=1)
+    cur = pd.concat([few_values(rng, 4800, 0.05), pd.DataFrame({"x": rng.normal(0.2, 1, 4800)})], axis=1)
+    hours = [profile_of(cur.iloc[i : i + 200]) for i in range(0, len(cur), 200)]
+    day = hours[0]
+    for hour in hours[1:]:
+        day = day.merge(hour)
+    merged = profile_drift(profile_of(ref), day)
+    whole = profile_drift(profile_of(ref), profile_of(cur))
+    exact = lm.drift(ref, cur)
+    for name in ("level", "gear", "status", "open"):
+        assert merged.columns[name].statistic == pytest.approx(exact.columns[name].statistic, rel=1e-9)
+    assert merged.columns["x"].test == "wasserstein" and merged.columns["x"].drifted
+    assert merged.columns["x"].statistic == pytest.approx(whole.columns["x"].statistic, abs=0.05)
+    assert merged.current_rows == len(cur)
 
 
 def generated(rng: np.random.Generator, n: int, shift: float) -> pd.DataFrame:

@@ -279,8 +279,8 @@ def _binned(
 
 
 def _exact_counts(column: ColumnProfile) -> dict[Any, int] | None:
-    """The exact value counts a profile keeps of a low-cardinality column (profile format 2), if any."""
-    counts = getattr(column, "counts", None)
+    """The exact value counts a profile keeps of a low-cardinality column, if any (and if they add up)."""
+    counts = column.counts
     if counts is None:
         return None
     total = sum(counts.values())
