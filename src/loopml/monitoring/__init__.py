@@ -1,5 +1,5 @@
-"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; alert rules,
-notifiers and the alert manager; later drift and windows.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; drift (from
+rows or from profiles); alert rules, notifiers and the alert manager; later windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -13,6 +13,8 @@ from loopml._lazy import lazy_exports
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "CBPE": "loopml.monitoring._cbpe",
+    "AlertManager": "loopml.monitoring._alerts",
+    **{name: "loopml.monitoring._drift" for name in ("ColumnDrift", "DriftReport", "column_drift", "drift")},
     "PredictionLogger": "loopml.monitoring._logger",
     "render_monitor_report": "loopml.monitoring._report",
     **{
@@ -27,7 +29,6 @@ _EXPORTS: dict[str, str] = {
             "split_chunks",
         )
     },
-    "AlertManager": "loopml.monitoring._alerts",
     **{
         name: "loopml.monitoring._profiles"
         for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
@@ -46,6 +47,7 @@ _EXPORTS: dict[str, str] = {
         )
     },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
+    "profile_drift": "loopml.monitoring._profile_drift",
     **{
         name: "loopml.monitoring._reader"
         for name in ("compact_segments", "join_labels", "log_labels", "read_labels", "read_predictions")
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from loopml.errors import NotificationError, RuleError
     from loopml.monitoring._alerts import AlertManager
     from loopml.monitoring._cbpe import CBPE
+    from loopml.monitoring._drift import ColumnDrift, DriftReport, column_drift, drift
     from loopml.monitoring._logger import PredictionLogger
     from loopml.monitoring._notifiers import (
         AlertMessage,
@@ -70,6 +73,7 @@ if TYPE_CHECKING:
         notifier_from_config,
     )
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profile_drift import profile_drift
     from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
@@ -94,6 +98,8 @@ __all__ = [
     "AlertManager",
     "AlertMessage",
     "CBPE",
+    "ColumnDrift",
+    "DriftReport",
     "EmailNotifier",
     "LogNotifier",
     "NotificationError",
@@ -105,7 +111,9 @@ __all__ = [
     "Threshold",
     "WebhookNotifier",
     "chunk_values",
+    "column_drift",
     "compact_segments",
+    "drift",
     "fixed",
     "hash_value",
     "join_labels",
@@ -115,6 +123,7 @@ __all__ = [
     "metric_bounds",
     "notifier_from_config",
     "prediction_salt",
+    "profile_drift",
     "read_labels",
     "read_predictions",
     "reference_chunk_thresholds",
