@@ -110,7 +110,7 @@ def test_one_page_that_loads_nothing(page: str) -> None:
 def test_the_monitor_its_features_performance_and_alerts(page: str) -> None:
     assert "pump-hourly" in page and "pump" in page and "champion" in page and "pumps:3" in page
     for column in ("temperature", "product", "pressure"):
-        assert f"<h3>{column}" in page
+        assert f"<h2>{column}</h2>" in page
     assert "wasserstein" in page and "drifted in 4 windows" in page
     assert "f1 &lt; 0.85" in page and "drift_share &gt;= 0.3 for 2 windows" in page
     assert page.index("firing") < page.index("resolved")  # the firing alert first
@@ -156,7 +156,7 @@ def test_no_windows_no_alerts_no_profiles() -> None:
     assert "No windows computed yet" in page and "loopml monitor check pump-hourly" in page
     assert "No alerts." in page and "No performance yet" in page
     page = render_monitor_report(Monitor(config={"features": ["temperature"]}), [], [], None, None)
-    assert "<h3>temperature" in page and "Not in the reference or the current profile" in page
+    assert "<h2>temperature</h2>" in page and "Not in the reference or the current profile" in page
 
 
 def test_empty_windows_and_a_moved_alias() -> None:
@@ -174,7 +174,7 @@ def test_empty_windows_and_a_moved_alias() -> None:
     assert [s.label for s in drift] == ["drift score (v1)", "drift score (v2)"]
     assert data.features[0].distribution is not None and data.features[0].distribution.current is not None
     page = render_monitor_report(Monitor(), windows, [], None, current)
-    assert "drift score (v2)" in page and "<h3>temperature" in page
+    assert "drift score (v2)" in page and "<h2>temperature</h2>" in page
 
 
 def test_many_values_show_the_most_frequent_and_the_rest() -> None:
@@ -198,3 +198,26 @@ def test_a_column_only_on_one_side_and_text_is_escaped() -> None:
     page = render_monitor_report(Monitor(name="<script>"), [], [], reference, current)
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;odd" in page
     assert "not in the current" in page
+
+
+def test_a_p_value_test_is_drawn_as_p_values_against_its_threshold() -> None:
+    """KS, chi-squared and z drift when the p-value falls to the threshold: the chart shows p-values."""
+    windows = [
+        WindowResult(
+            "m1",
+            T0 + h * HOUR,
+            T0 + (h + 1) * HOUR,
+            1,
+            "",
+            {"drift(temperature)": 0.1 * h, "drifted(temperature)": float(p <= 0.05)},
+            {"drift": {"columns": {"temperature": {"test": "ks", "threshold": 0.05, "p_value": p}}}},
+        )
+        for h, p in enumerate((0.6, 0.2, 0.01))
+    ]
+    feature = report_data(Monitor(), windows, [], None, None).features[0]
+    (series,) = feature.drift
+    assert feature.test == "ks" and series.name == "p-value" and series.threshold == Threshold(lower=0.05)
+    assert [p.value for p in series.points] == [0.6, 0.2, 0.01] and series.marks == (False, False, True)
+    assert feature.drifted_windows == 1
+    page = render_monitor_report(Monitor(), windows, [], None, None)
+    assert "P-value over time" in page and "&gt;= 0.05" in page

@@ -29,9 +29,10 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from loopml.monitoring._thresholds import Threshold
@@ -67,6 +68,7 @@ class Series:
     points: tuple[Point, ...]
     version: int | None = None
     threshold: Threshold | None = None
+    marks: tuple[bool, ...] | None = None  # points to circle (windows whose verdict was drift)
 
     @property
     def label(self) -> str:
@@ -157,39 +159,45 @@ def report_data(
     versions = tuple(sorted({int(w.model_version) for w in rows}))
     bands = _bands(config)
 
-    def series(key: str, name: str | None = None) -> tuple[Series, ...]:
+    def series(
+        value: Callable[[Any], float | None],
+        name: str,
+        threshold: Threshold | None = None,
+        marked: Callable[[Any], bool] | None = None,
+    ) -> tuple[Series, ...]:
         out = []
         for version in versions:
-            points = tuple(
-                Point(int(w.start_ms), int(w.end_ms), _value(w.metrics.get(key)))
-                for w in rows
-                if w.model_version == version
-            )
+            mine = [w for w in rows if w.model_version == version]
+            points = tuple(Point(int(w.start_ms), int(w.end_ms), value(w)) for w in mine)
             if any(p.value is not None for p in points):
-                out.append(
-                    Series(
-                        name or key,
-                        points,
-                        version if len(versions) > 1 else None,
-                        bands.get(key) or bands.get(key.removeprefix("estimated.")),
-                    )
-                )
+                marks = None if marked is None else tuple(marked(w) for w in mine)
+                out.append(Series(name, points, version if len(versions) > 1 else None, threshold, marks))
         return tuple(out)
+
+    def metric(key: str, name: str | None = None) -> tuple[Series, ...]:
+        band = bands.get(key) or bands.get(key.removeprefix("estimated."))
+        return series(partial(_metric_value, key=key), name or key, band)
 
     keys = [k for w in rows for k in w.metrics]
     performance = []
-    for metric in METRICS:
-        pair = series(metric) + series(f"estimated.{metric}")
+    for name in METRICS:
+        pair = metric(name) + metric(f"estimated.{name}")
         if pair:
-            performance.append((metric, pair))
+            performance.append((name, pair))
 
     features = []
     for column in _feature_columns(config, reference, current, keys):
-        test, threshold = _drift_test(rows, column)
-        drift = tuple(
-            Series(s.name, s.points, s.version, threshold) for s in series(f"drift({column})", "drift score")
-        )
-        drifted = sum(1 for w in rows if _value(w.metrics.get(f"drifted({column})")) == 1)
+        test, threshold, on_p_value = _drift_test(rows, column)
+        drifted_key = f"drifted({column})"
+
+        def verdict(w: Any, key: str = drifted_key) -> bool:
+            return _value(w.metrics.get(key)) == 1
+
+        if on_p_value:  # a p-value test: drift when the p-value falls to the threshold
+            drift = series(partial(_entry_value, column=column, key="p_value"), "p-value", threshold, verdict)
+        else:
+            drift = series(partial(_metric_value, key=f"drift({column})"), "drift score", threshold, verdict)
+        drifted = sum(1 for w in rows if verdict(w))
         features.append(Feature(column, _distribution(column, reference, current), drift, test, drifted))
 
     reference_text = _describe_reference(monitor.reference or {})
@@ -204,8 +212,8 @@ def report_data(
         versions=versions,
         features=tuple(features),
         performance=tuple(performance),
-        label_coverage=series("label_coverage", "label coverage"),
-        drift_share=series("drift_share", "drift share"),
+        label_coverage=metric("label_coverage", "label coverage"),
+        drift_share=metric("drift_share", "drift share"),
         alerts=tuple(
             AlertRow(
                 str(a.rule),
@@ -244,23 +252,45 @@ def _feature_columns(
     return list(dict.fromkeys(names))
 
 
-def _drift_test(rows: Sequence[Any], column: str) -> tuple[str | None, Threshold | None]:
-    """The newest window's test and threshold for ``column`` (its details), if the engine recorded them."""
+def _drift_entry(window: Any, column: str) -> Mapping[str, Any] | None:
+    """A window's drift verdict of ``column`` (its details: ``{"drift": {"columns": {column: {"test",
+    "statistic", "p_value", "threshold", ...}}}}``, or a list of such entries as ``DriftReport.to_dict``)."""
+    drift = (window.details or {}).get("drift")
+    if not isinstance(drift, Mapping):
+        return None
+    columns = drift.get("columns", drift)
+    entry: Any = None
+    if isinstance(columns, Mapping):
+        entry = columns.get(column)
+    elif isinstance(columns, list):
+        entry = next((c for c in columns if isinstance(c, Mapping) and c.get("column") == column), None)
+    return entry if isinstance(entry, Mapping) else None
+
+
+def _metric_value(window: Any, key: str) -> float | None:
+    return _value(window.metrics.get(key))
+
+
+def _entry_value(window: Any, column: str, key: str) -> float | None:
+    entry = _drift_entry(window, column)
+    return None if entry is None else _value(entry.get(key))
+
+
+def _drift_test(rows: Sequence[Any], column: str) -> tuple[str | None, Threshold | None, bool]:
+    """The newest window's test of ``column``, its threshold as a band, and whether the threshold is on the
+    p-value (KS, chi-squared, z: drift at or below it) rather than on the statistic (at or above it)."""
     for w in reversed(rows):
-        drift = (w.details or {}).get("drift")
-        if not isinstance(drift, Mapping):
+        entry = _drift_entry(w, column)
+        if entry is None:
             continue
-        columns = drift.get("columns", drift)
-        entry: Any = None
-        if isinstance(columns, Mapping):
-            entry = columns.get(column)
-        elif isinstance(columns, list):
-            entry = next((c for c in columns if isinstance(c, Mapping) and c.get("column") == column), None)
-        if isinstance(entry, Mapping):
-            threshold = _value(entry.get("threshold"))
-            test = entry.get("test")
-            return (str(test) if test else None), (None if threshold is None else Threshold(upper=threshold))
-    return None, None
+        test = str(entry["test"]) if entry.get("test") else None
+        threshold = _value(entry.get("threshold"))
+        on_p_value = _value(entry.get("p_value")) is not None
+        if threshold is None:
+            return test, None, on_p_value
+        band = Threshold(lower=threshold) if on_p_value else Threshold(upper=threshold)
+        return test, band, on_p_value
+    return None, None, False
 
 
 def _bands(config: Mapping[str, Any]) -> dict[str, Threshold]:
@@ -425,131 +455,160 @@ def render_monitor_report(
 
 
 def render_report_data(data: ReportData) -> str:
-    body = "\n".join((_summary(data), _alerts(data), _performance(data), _features(data)))
-    return _page(f"Monitor {data.monitor}", body)
+    from loopml.monitoring import _html
+
+    route = f" ({data.route})" if data.route else ""
+    subtitle = f"model {data.model}{route} · reference {data.reference}"
+    body = [_summary(data), _alerts(data), _performance(data), *_features(data)]
+    return str(_html.page(f"Monitor {data.monitor}", body, subtitle=subtitle, footer="loopml monitor report"))
 
 
 def _summary(data: ReportData) -> str:
+    from loopml.monitoring import _html
+
     firing = sum(1 for a in data.alerts if a.state == "firing")
-    route = f" ({_e(data.route)})" if data.route else ""
-    rows = [
-        ("Model", f"{_e(data.model)}{route}"),
-        ("Reference", _e(data.reference)),
-        (
-            "Windows",
-            f"{data.windows}, {_time(data.first_ms)} to {_time(data.last_ms)} (UTC)"
-            if data.windows
-            else "none yet",
-        ),
-        ("Model versions", ", ".join(f"v{v}" for v in data.versions) or "none"),
-        ("Alerts firing", f'<span class="{"firing" if firing else "ok"}">{firing}</span>'),
-    ]
+    if data.windows:
+        span = f"{_time(data.first_ms)} to {_time(data.last_ms)} UTC"
+        items: list[tuple[str, Any]] = [("windows", data.windows), ("from", span)]
+    else:
+        items = [("windows", "none yet")]
+    items.append(("model versions", ", ".join(f"v{v}" for v in data.versions) or "none"))
+    state = _html.badge(f"{firing} alert{'s' if firing != 1 else ''} firing", "bad" if firing else "good")
+    parts: list[str] = [_html.facts(items), state]
+    if not data.windows:
+        parts.append(
+            _html.paragraph(
+                f"No windows computed yet: run `loopml monitor check {data.monitor}` once the model has "
+                "served traffic.",
+                "muted",
+            )
+        )
     if data.rules:
-        rows.append(("Rules", "<br>".join(f"<code>{_e(r)}</code>" for r in data.rules)))
-    table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    empty = (
-        ""
-        if data.windows
-        else '<p class="note">No windows computed yet: run <code>loopml monitor check '
-        f"{_e(data.monitor)}</code> once the model has served traffic.</p>"
-    )
-    return f'<h1>Monitor {_e(data.monitor)}</h1>\n<table class="summary">{table}</table>{empty}'
+        parts.append(_html.table(["Rule"], [[_html.Markup(f"<code>{_e(r)}</code>")] for r in data.rules]))
+    return str(_html.section("Summary", parts))
 
 
 def _alerts(data: ReportData) -> str:
+    from loopml.monitoring import _html
+
     if not data.alerts:
-        return "<h2>Alerts</h2><p>No alerts.</p>"
-    head = (
-        "<tr><th>State</th><th>Rule</th><th>Slice</th><th>Value</th><th>Window</th><th>Opened</th>"
-        "<th>Resolved</th></tr>"
-    )
-    body = "".join(
-        f'<tr><td class="{_e(a.state)}">{_e(a.state)}</td><td><code>{_e(a.rule)}</code></td>'
-        f"<td>{_e(a.key) or 'all rows'}</td><td>{_number(a.value)}</td><td>{_time(a.window_start_ms)}</td>"
-        f"<td>{_time(a.opened_ms)}</td><td>{_time(a.resolved_ms)}</td></tr>"
+        return str(_html.section("Alerts", _html.paragraph("No alerts.", "muted")))
+    rows = [
+        [
+            _html.badge(a.state, "bad" if a.state == "firing" else "good"),
+            _html.Markup(f"<code>{_e(a.rule)}</code>"),
+            a.key or "all rows",
+            a.value,
+            _time(a.window_start_ms),
+            _time(a.opened_ms),
+            _time(a.resolved_ms),
+        ]
         for a in data.alerts
-    )
-    return f'<h2>Alerts</h2><table class="grid">{head}{body}</table>'
+    ]
+    headers = ["State", "Rule", "Slice", "Value", "Window", "Opened", "Resolved"]
+    return str(_html.section("Alerts", _html.table(headers, rows, numeric=[3])))
 
 
 def _performance(data: ReportData) -> str:
-    parts = ["<h2>Performance over time</h2>"]
+    from loopml.monitoring import _html
+
+    parts: list[str] = []
     if not data.performance:
         parts.append(
-            "<p>No performance yet: realised metrics need labels, estimated ones a classifier whose "
-            "probabilities are logged.</p>"
+            _html.paragraph(
+                "No performance yet: realised metrics need labels, estimated ones a classifier whose "
+                "probabilities are logged.",
+                "muted",
+            )
         )
     for metric, series in data.performance:
-        parts.append(f"<h3>{_e(metric)}</h3>{_over_time(series)}")
+        parts.append(f"<h3>{_e(metric)}</h3>{_over_time(series, metric)}")
     for title, series in (("Label coverage", data.label_coverage), ("Drift share", data.drift_share)):
         if series:
-            parts.append(f"<h3>{title}</h3>{_over_time(series)}")
-    return "\n".join(parts)
+            parts.append(f"<h3>{title}</h3>{_over_time(series, title.lower())}")
+    return str(_html.section("Performance over time", parts))
 
 
-def _features(data: ReportData) -> str:
-    parts = ["<h2>Features</h2>"]
+def _features(data: ReportData) -> list[str]:
+    from loopml.monitoring import _html
+
     if not data.features:
-        parts.append("<p>No feature columns are known: give the monitor a reference.</p>")
+        return [str(_html.section("Features", _html.paragraph("No feature columns are known.", "muted")))]
+    out = []
     for feature in data.features:
-        test = f" · {_e(feature.test)}" if feature.test else ""
-        drifted = (
-            f' · <span class="firing">drifted in {feature.drifted_windows} '
-            f"window{'s' if feature.drifted_windows != 1 else ''}</span>"
-            if feature.drifted_windows
-            else ""
+        head: list[tuple[str, Any]] = []
+        if feature.test:
+            head.append(("test", feature.test))
+        threshold = next((s.threshold for s in feature.drift if s.threshold is not None), None)
+        if threshold is not None:
+            head.append(("threshold", str(threshold)))
+        parts: list[str] = [_html.facts(head)] if head else []
+        if feature.drifted_windows:
+            many = "s" if feature.drifted_windows != 1 else ""
+            parts.append(_html.badge(f"drifted in {feature.drifted_windows} window{many}", "bad"))
+        parts.append("<h3>Reference and current</h3>")
+        parts.append(
+            _distribution_html(feature.distribution)
+            if feature.distribution is not None
+            else str(_html.paragraph("Not in the reference or the current profile.", "muted"))
         )
-        parts.append(f'<section class="feature"><h3>{_e(feature.column)}{test}{drifted}</h3>')
-        if feature.distribution is None:
-            parts.append("<p>Not in the reference or the current profile.</p>")
-        else:
-            parts.append(_distribution_html(feature.distribution))
-        parts.append(_over_time(feature.drift) if feature.drift else "<p>No drift score computed yet.</p>")
-        parts.append("</section>")
-    return "\n".join(parts)
+        score = feature.drift[0].name if feature.drift else "drift score"
+        parts.append(f"<h3>{_e(score.capitalize())} over time</h3>")
+        parts.append(
+            _over_time(feature.drift, score)
+            if feature.drift
+            else str(_html.paragraph("No drift score computed yet.", "muted"))
+        )
+        out.append(str(_html.section(feature.column, parts, anchor=feature.column)))
+    return out
 
 
-# The page skeleton and the charts come from loopml.monitoring._html (shared with the drift report); the
-# tables under each chart give the exact numbers.
+def _over_time(series: Sequence[Series], y_label: str) -> str:
+    """A line per series over the windows' starts, the first series' threshold as a band, its breaches
+    circled; and the numbers, folded, under it."""
+    from loopml.monitoring import _html
 
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
-    )
-
-
-def _over_time(series: Sequence[Series]) -> str:
-    starts = sorted({(p.start_ms, p.end_ms) for s in series for p in s.points})
+    windows = sorted({(p.start_ms, p.end_ms) for s in series for p in s.points})
     values = {(s.label, p.start_ms, p.end_ms): p.value for s in series for p in s.points}
-    head = "<tr><th>Window (UTC)</th>" + "".join(f"<th>{_e(s.label)}</th>" for s in series) + "</tr>"
-    rows = []
-    for start, end in starts:
-        cells = []
-        for s in series:
-            value = values.get((s.label, start, end))
-            breached = s.threshold is not None and s.threshold.breached(value)
-            cells.append(f'<td class="{"firing" if breached else ""}">{_number(value)}</td>')
-        rows.append(f"<tr><td>{_time(start)} – {_time(end)}</td>{''.join(cells)}</tr>")
-    bands = [f"{_e(s.label)}: {_e(s.threshold)}" for s in series if s.threshold is not None]
-    note = f'<p class="note">Threshold {"; ".join(dict.fromkeys(bands))}</p>' if bands else ""
-    return f'<table class="grid">{head}{"".join(rows)}</table>{note}'
+    lines = {s.label: [values.get((s.label, *w)) for w in windows] for s in series}
+    threshold = next((s.threshold for s in series if s.threshold is not None), None)
+    band = None if threshold is None else (threshold.lower, threshold.upper)
+    first = series[0]
+    if first.marks is not None:  # the windows whose verdict was drift
+        verdicts = {(p.start_ms, p.end_ms): m for p, m in zip(first.points, first.marks, strict=True)}
+        marks: list[bool] | None = [verdicts.get(w, False) for w in windows]
+    else:  # the windows outside the band
+        marks = None if threshold is None else [threshold.breached(v) for v in lines[first.label]]
+    chart = _html.line_chart(
+        [float(start) for start, _ in windows],
+        lines,
+        band=band,
+        marks=marks,
+        x_format=_html.utc_label,
+        y_label=y_label,
+    )
+    rows = [
+        [f"{_time(start)} – {_time(end)}", *(lines[s.label][i] for s in series)]
+        for i, (start, end) in enumerate(windows)
+    ]
+    numbers = _html.table(["Window (UTC)", *lines], rows, numeric=range(1, len(lines) + 1))
+    note = f'<p class="muted">threshold {_e(threshold)}</p>' if threshold is not None else ""
+    return f"{chart}{note}<details><summary>Numbers</summary>{numbers}</details>"
 
 
 def _distribution_html(d: Distribution) -> str:
-    def cell(shares: tuple[float, ...] | None, i: int) -> str:
-        return "–" if shares is None else f"{shares[i] * 100:.1f} %"
+    from loopml.monitoring import _html
 
     if d.kind not in ("numeric", "categorical"):
-        return f'<p class="note">No distribution is drawn for a column of kind {_e(d.kind)}.</p>'
+        return str(_html.paragraph(f"No distribution is drawn for a column of kind {d.kind}.", "muted"))
     if not d.labels:
-        return '<p class="note">No values to show: the column is empty on both sides.</p>'
-    head = f"<tr><th>{'Bin' if d.kind == 'numeric' else 'Value'}</th><th>Reference</th><th>Current</th></tr>"
-    rows = "".join(
-        f"<tr><td>{_e(label)}</td><td>{cell(d.reference, i)}</td><td>{cell(d.current, i)}</td></tr>"
-        for i, label in enumerate(d.labels)
-    )
+        return str(_html.paragraph("No values to show: the column is empty on both sides.", "muted"))
+    zeros = tuple(0.0 for _ in d.labels)
+    reference, current = d.reference or zeros, d.current or zeros
+    if d.kind == "numeric" and d.edges is not None and len(d.edges) == len(d.labels) + 1:
+        chart = _html.histogram_pair(d.edges, reference, current)
+    else:
+        chart = _html.bar_pair(d.labels, reference, current, totals=(1.0, 1.0))
     sides = []
     for name, shares, count, nulls in (
         ("reference", d.reference, d.reference_rows, d.reference_null_fraction),
@@ -559,21 +618,15 @@ def _distribution_html(d: Distribution) -> str:
             sides.append(f"not in the {name}")
         else:
             sides.append(f"{name}: {count:,} rows, {(nulls or 0) * 100:.1f} % missing")
-    return f'<table class="grid">{head}{rows}</table><p class="note">{"; ".join(sides)}</p>'
+    rows = [[label, _share(d.reference, i), _share(d.current, i)] for i, label in enumerate(d.labels)]
+    headers = ["Bin" if d.kind == "numeric" else "Value", "Reference", "Current"]
+    numbers = _html.table(headers, rows, numeric=[1, 2])
+    facts = f'<p class="muted">{_e("; ".join(sides))}</p>'
+    return f"{chart}{facts}<details><summary>Numbers</summary>{numbers}</details>"
 
 
-_CSS = (
-    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:72em;"
-    "padding:0 1em;color:#1d232a}"
-    "h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}"
-    "h3{font-size:1.05em;margin:1.2em 0 .4em}"
-    "table{border-collapse:collapse;margin:.3em 0}th,td{padding:.2em .7em;text-align:left}"
-    "table.grid td,table.grid th{border:1px solid #d0d7de}table.grid th{background:#f3f5f7}"
-    "table.summary th{color:#57606a;font-weight:normal;padding-left:0}"
-    ".firing{color:#b42318;font-weight:600}.resolved,.ok{color:#1a7f37}"
-    ".note{color:#57606a;font-size:.92em;margin:.2em 0 .8em}"
-    "section.feature{margin-bottom:1.6em}code{font-size:.95em}"
-)
+def _share(shares: tuple[float, ...] | None, i: int) -> str:
+    return "–" if shares is None else f"{shares[i] * 100:.1f} %"
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
