@@ -254,3 +254,11 @@ async def test_labels_requests_are_counted(served: None, monitors: _Recording) -
         if sample.name == "loopml_requests_total" and sample.labels["protocol"] == "labels"
     }
     assert counted == {"200": 2.0, "400": 1.0, "404": 1.0}
+
+
+async def test_a_bundle_served_without_a_log_reads_no_store(served: None, tmp_path: Any) -> None:
+    folder = lm.registry.export_model("pump:1", tmp_path / "image")
+    server = ModelServer(ServedModel.load(str(folder / "model")), ServerOptions(log_predictions=False))
+    async with asgi_client(server) as client:
+        assert server._monitor_watcher is None
+        assert "loopml_monitor_drift_share{" not in (await client.get("/metrics")).text

@@ -210,7 +210,8 @@ class ModelServer:
             await self.set_routes(self.options.canary, self.options.shadow)
         if "@" in self.served.ref and self.options.reload_interval > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
-        self._monitor_watcher = asyncio.get_running_loop().create_task(self._watch_monitors())
+        if self._uses_store():
+            self._monitor_watcher = asyncio.get_running_loop().create_task(self._watch_monitors())
         self.ready = True
         try:
             yield
@@ -293,6 +294,12 @@ class ModelServer:
             ) as exc:  # the registry is unreachable or the new version will not load: keep serving
                 self.metrics.reload_failures.inc()
                 self.last_reload_error = f"{type(exc).__name__}: {exc}"
+
+    def _uses_store(self) -> bool:
+        """Whether this server has a store to read monitors from: a registered model's, the prediction
+        log's, or one given; a bundle folder served without a log opens none (nor creates one)."""
+        registered = not Path(self.served.ref).is_dir()
+        return self._monitor_repository is not None or self.logger is not None or registered
 
     async def _watch_monitors(self) -> None:
         """The monitor gauges, from the store's window results: now, then every reload interval."""
