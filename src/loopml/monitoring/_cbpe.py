@@ -11,7 +11,7 @@ probabilities are calibrated*. CBPE (as NannyML defines it) turns that into an e
 - ROC AUC: the rows ranked by the model's own score (highest first), each adding its calibrated p to the
   true positives and 1 - p to the false positives, trace the expected ROC curve; ties in the score form
   one step, as in ``sklearn.metrics.roc_curve``;
-- multiclass: each class is one-vs-rest binary problem; ``f1_macro`` averages the classes, the
+- multiclass: each class is a one-vs-rest binary problem; ``f1_macro`` averages the classes, the
   ``*_weighted`` metrics weight each class by its expected share of true labels (the mean of its
   calibrated probability), as ``lm.evaluate`` weights by the true share.
 
@@ -32,8 +32,9 @@ what the labels mean is not, and shows only once labels land.
     >>> cbpe.estimate(window_proba)
     {'accuracy': 0.91, 'precision': 0.88, 'recall': 0.84, 'f1': 0.86, 'roc_auc': 0.95}
 
-Metric names are ``lm.evaluate``'s; a metric undefined on the rows (precision with no positive
-prediction is 0, as in ``lm.evaluate``; ROC AUC when every row is certain of one class) is left out.
+Metric names are ``lm.evaluate``'s. As there, precision, recall and f1 are 0 when their denominator is
+(no row predicted positive, say), and ROC AUC is left out when it is undefined (every row certain of one
+class).
 """
 
 from __future__ import annotations

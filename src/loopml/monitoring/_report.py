@@ -7,8 +7,8 @@
 3. performance over time: each realised metric (from labels) beside its estimate (CBPE, before labels
    land), with the share of each window's rows that are labelled, and the drift share of each window;
 4. one section per feature: its reference and current distributions (from the profiles: a histogram on
-   shared bins for numbers, the most frequent values otherwise) and its drift score over time with the
-   test's threshold.
+   shared bins for numbers, a bar per value for few values, the most frequent values otherwise) and its
+   drift score over time with the test's threshold, the windows that drifted circled.
 
 The page is built in two steps, so each can be tested alone: ``report_data`` turns the entities into
 plain series and distributions (``ReportData``); the rendering turns those into HTML with the shared
@@ -17,8 +17,10 @@ drawn; when an alias moved inside a window, each model version gets its own line
 
 What the page reads beyond the metrics (``WindowResult.metrics``, named as the engine writes them):
 
-- a column's drift test and threshold: ``WindowResult.details["drift"][column]`` (``{"test", "threshold"}``),
-  or a ``DriftReport.to_dict()`` there (``{"columns": ...}``);
+- a column's drift test and threshold: ``WindowResult.details["drift"]["columns"][column]`` (``test``,
+  ``threshold``, ``p_value``), or a ``DriftReport.to_dict()``'s list of columns there. A test with a
+  p-value (KS, chi-squared, z) is drawn as its p-value, which drifts at or below the threshold; the
+  others as their statistic, which drifts at or above it;
 - fixed or learned bands of other metrics: ``Monitor.config["thresholds"][metric]`` (``Threshold.to_dict()``);
 - the feature columns: ``Monitor.config["features"]``, else the reference profile's columns (without the
   target and prediction columns, ``config["target"]`` and ``config["prediction"]``).
@@ -30,7 +32,7 @@ import html
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -137,7 +139,6 @@ class ReportData:
     drift_share: tuple[Series, ...]
     alerts: tuple[AlertRow, ...]
     rules: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
 
 def report_data(
