@@ -17,10 +17,13 @@ from loopml.data import Profile
 from loopml.errors import InvalidArgumentError
 from loopml.monitoring import profile_drift
 from loopml.monitoring._profile_drift import SketchPair
+from loopml.monitoring._profiles import MONITOR_KLL_K
+
+SKETCH = {"kll_k": profiles.KLL_K}  # the quantile sketches' size profile_of uses
 
 
 def profile_of(frame: pd.DataFrame) -> Profile:
-    return lm.data.profile_frame(frame)
+    return lm.data.profile_frame(frame, kll_k=SKETCH["kll_k"])
 
 
 @pytest.fixture
@@ -170,10 +173,11 @@ def agreement(pairs: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[float, li
 
 @pytest.fixture
 def fine_sketches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Quantile sketches of k=2,000 (about 0.15 % rank error). At k=200 (1.3 %) a Wasserstein distance from
-    profiles moves by up to a third of its threshold, so some 1 in 5 runs of the first test below and most
-    runs of the second miss their goal (the sketch is randomised, so a run is one draw)."""
-    monkeypatch.setattr(profiles, "KLL_K", max(profiles.KLL_K, 2000))
+    """Quantile sketches of k=2,000, as monitoring's segment and reference profiles have them. At k=200
+    (1.3 % rank error) a Wasserstein distance from profiles moves by up to a third of its threshold, so some
+    1 in 5 runs of the first test below and most runs of the second miss their goal (the sketch is
+    randomised, so a run is one draw)."""
+    monkeypatch.setitem(SKETCH, "kll_k", MONITOR_KLL_K)  # the size monitoring's profiles use
 
 
 @pytest.mark.usefixtures("fine_sketches")
