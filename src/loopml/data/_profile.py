@@ -8,9 +8,10 @@ are computed once and windows of live data merge without re-reading anything:
 - distinct values: a HyperLogLog of 4,096 registers (about 1.6 % error; exact below 50 values);
 - value counts: the exact count of every distinct value while a numeric or categorical column has at most
   ``CATEGORY_LIMIT`` of them (a low-cardinality numeric column is categorical to a drift test);
-- quantiles and histograms of numeric columns: DataSketches' KLL sketch (k=200, about 1.3 % rank error) over
-  a systematic sample of at most ``SAMPLE_BUDGET`` values per column: feeding every value of 10 million rows
-  x 20 columns costs 6 s, the sample a tenth of it, for a sampling error well under the sketch's own;
+- quantiles and histograms of numeric columns: DataSketches' KLL sketch (k=200, about 1.3 % rank error;
+  ``kll_k=`` asks for another size) over a systematic sample of at most ``SAMPLE_BUDGET`` values per
+  column: feeding every value of 10 million rows x 20 columns costs 6 s, the sample a tenth of it, for a
+  sampling error well under the sketch's own;
 - top values of text and boolean columns: DataSketches' frequent-items sketch, fed each batch's value
   counts (exact while a column has fewer than 768 distinct values).
 
@@ -46,7 +47,7 @@ from loopml.errors import InvalidArgumentError
 
 CATEGORY_LIMIT = 50  # a text column with at most this many distinct values is treated as categorical
 SAMPLE_BUDGET = 1 << 20  # values per column fed to the quantile sketch before the sample rate halves
-KLL_K = 200
+KLL_K = 200  # a dataset version's quantile sketches; monitoring asks for more (``kll_k=``)
 FREQUENT_LG_K = 10  # frequent-items map of 1,024 slots: exact up to 768 distinct values
 BATCH_TOP = 1024  # per batch, at most this many of the most frequent values feed the frequent-items sketch
 _PARALLEL_ROWS = 16_384  # smaller batches are profiled in the calling thread: handing over costs more
@@ -345,7 +346,9 @@ class ProfileBuilder:
     step doubles (and the sketch is thinned) each time the sample outgrows its budget.
     """
 
-    def __init__(self, schema: pa.Schema, total_rows: int | None = None, threads: int = 2) -> None:
+    def __init__(
+        self, schema: pa.Schema, total_rows: int | None = None, threads: int = 2, kll_k: int = KLL_K
+    ) -> None:
         from datasketches import frequent_strings_sketch, kll_doubles_sketch
 
         self.arrow_schema = schema
@@ -362,7 +365,7 @@ class ProfileBuilder:
             if kind != "other":
                 column.hll = HyperLogLog()
             if kind == "numeric":
-                column.kll = kll_doubles_sketch(KLL_K)
+                column.kll = kll_doubles_sketch(kll_k)
             if kind == "categorical":
                 column.frequent = frequent_strings_sketch(FREQUENT_LG_K)
             self.columns.append(column)
@@ -540,17 +543,23 @@ def _most_frequent(weights: np.ndarray, limit: int) -> np.ndarray:
 
 
 def build_profile(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], total_rows: int | None = None, threads: int = 2
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    total_rows: int | None = None,
+    threads: int = 2,
+    kll_k: int = KLL_K,
 ) -> Profile:
-    builder = ProfileBuilder(schema, total_rows, threads)
+    builder = ProfileBuilder(schema, total_rows, threads, kll_k)
     for batch in batches:
         builder.update(batch)
     return builder.result()
 
 
-def profile_frame(df: Any) -> Profile:
+def profile_frame(df: Any, *, kll_k: int = KLL_K) -> Profile:
     """The profile of a DataFrame (or an Arrow table), without adding it as a dataset version: what
     ``lm.data.profile`` gives for a version, for data at hand (a window of live rows, a reference sample).
+    ``kll_k``: the size of the quantile sketches (rank error about 1.65 / k; merged sketches keep the
+    smaller k).
 
         reference = lm.data.profile_frame(train_df)
         current = lm.data.profile_frame(last_hour_df)
@@ -566,7 +575,7 @@ def profile_frame(df: Any) -> Profile:
         raise InvalidArgumentError(
             f"profile_frame takes a pandas DataFrame or a PyArrow table, not {type(df).__name__}."
         )
-    return build_profile(table.schema, table.to_batches(BATCH_ROWS), table.num_rows)
+    return build_profile(table.schema, table.to_batches(BATCH_ROWS), table.num_rows, kll_k=kll_k)
 
 
 @functools.cache

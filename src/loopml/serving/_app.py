@@ -41,7 +41,7 @@ from loopml.serving._codec import (
     to_list,
     v2_datatype,
 )
-from loopml.serving._metrics import ServerMetrics
+from loopml.serving._metrics import MonitorReader, ServerMetrics
 from loopml.serving._openapi import openapi_document
 from loopml.serving._proba import Mode, Scored, classes_of, plan, score
 from loopml.serving._routing import Lane, pick_canary
@@ -174,8 +174,15 @@ class ModelServer:
     (loaded and warmed first) without failing a request.
     """
 
-    def __init__(self, served: ServedModel, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self, served: ServedModel, options: ServerOptions | None = None, monitors: Any = None
+    ) -> None:
         self.options = options or ServerOptions()
+        self._monitors: MonitorReader | None = None
+        self._monitor_repository = monitors  # store.monitors; None: the configured store's
+        self._monitor_watcher: asyncio.Task[None] | None = None
+        self._monitor_lock = asyncio.Lock()
+        self.last_monitor_error: str | None = None
         self.metrics = ServerMetrics()
         self.champion = Lane("champion", served, self.options, self.metrics)
         self.canary: Lane | None = None
@@ -203,13 +210,16 @@ class ModelServer:
             await self.set_routes(self.options.canary, self.options.shadow)
         if "@" in self.served.ref and self.options.reload_interval > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        if self._uses_store():
+            self._monitor_watcher = asyncio.get_running_loop().create_task(self._watch_monitors())
         self.ready = True
         try:
             yield
         finally:
             self.ready = False
-            if self._watcher is not None:
-                self._watcher.cancel()
+            for watcher in (self._watcher, self._monitor_watcher):
+                if watcher is not None:
+                    watcher.cancel()
             for task in list(self._tasks):
                 with contextlib.suppress(Exception):
                     await task
@@ -284,6 +294,47 @@ class ModelServer:
             ) as exc:  # the registry is unreachable or the new version will not load: keep serving
                 self.metrics.reload_failures.inc()
                 self.last_reload_error = f"{type(exc).__name__}: {exc}"
+
+    def _uses_store(self) -> bool:
+        """Whether this server has a store to read monitors from: a registered model's, the prediction
+        log's, or one given; a bundle folder served without a log opens none (nor creates one)."""
+        registered = not Path(self.served.ref).is_dir()
+        return self._monitor_repository is not None or self.logger is not None or registered
+
+    async def _watch_monitors(self) -> None:
+        """The monitor gauges, from the store's window results: now, then every reload interval."""
+        while True:
+            await self.refresh_monitors()
+            if self.options.reload_interval <= 0:
+                return
+            await asyncio.sleep(self.options.reload_interval)
+
+    async def refresh_monitors(self) -> None:
+        """Read the newest window of each monitor of the served model (in a thread) and publish it."""
+        async with self._monitor_lock:  # one read at a time: the reader remembers what it saw
+            await self._refresh_monitors()
+
+    async def _refresh_monitors(self) -> None:
+        try:
+            readings = await asyncio.to_thread(self._read_monitors)
+        except Exception as exc:  # the store is unreachable or a row is odd: keep the last values
+            self.metrics.monitor_read_failures.inc()
+            self.last_monitor_error = f"{type(exc).__name__}: {exc}"
+            return
+        if readings is not None:
+            self.metrics.set_monitors(readings)
+
+    def _read_monitors(self) -> Any:
+        if self._monitors is None:
+            repository = self._monitor_repository
+            if repository is None:
+                from loopml.tracking import get_client
+
+                repository = getattr(get_client().store, "monitors", None)
+            if repository is None:  # a store without monitors: no gauges to show
+                return None
+            self._monitors = MonitorReader(repository, self.served.name)
+        return self._monitors.read()
 
     async def _load_lane(self, route: str, ref: str) -> Lane:
         served = await asyncio.to_thread(ServedModel.load, ref)
@@ -618,6 +669,16 @@ class ModelServer:
     async def labels(self, request: Request) -> Response:
         """Ground truth by request id, for joining with the prediction log later: ``{"labels": {"<request
         id>": label, ...}}`` or ``{"labels": [{"request_id": ..., "label": ...}]}``."""
+        try:
+            response = await self._labels(request)
+        except LoopmlError as exc:  # labels the log cannot take
+            response = _json({"error": str(exc)}, 422)
+        except Exception as exc:  # the store failed: still an answer, and counted
+            response = _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+        self.metrics.requests.labels(protocol="labels", route="none", status=str(response.status_code)).inc()
+        return response
+
+    async def _labels(self, request: Request) -> Response:
         if "name" in request.path_params:
             unknown = self._known(request)
             if unknown is not None:
