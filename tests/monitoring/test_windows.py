@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from loopml.artifacts import LocalArtifactStore
-from loopml.data import profile_frame
 from loopml.errors import InvalidArgumentError
 from loopml.monitoring import PredictionLogger
 from loopml.monitoring._windows import (
@@ -160,7 +159,7 @@ def test_a_window_cutting_segments_reads_only_its_part(
     assert len(data.segments) == 7 and [data.inside(s) for s in data.segments] == [False, *[True] * 5, False]
     meta = data.meta()
     assert len(meta) == 2 + 5 * 4 + 2 and not data.profiled()
-    profiles = data.profiles(profile_frame)
+    profiles = data.profiles()
     assert sorted(profiles) == [1, 3]
     assert profiles[1].rows == 12 and profiles[3].rows == 12 and profiles[1].requests == 6
     assert profiles[1].profile is not None and profiles[1].profile["input.x"].count == 12
@@ -172,7 +171,7 @@ def test_a_window_of_whole_segments_is_read_from_their_profiles(
     _log(store, artifacts)
     data = WindowData.open(store, artifacts, "m", Window(T0, T0 + DAY_MS), route="canary")
     assert data.profiled()
-    profiles = data.profiles(profile_frame)
+    profiles = data.profiles()
     assert list(profiles) == [3] and profiles[3].rows == 48 and profiles[3].requests == 24
     profile = profiles[3].profile
     assert profile is not None and profile["input.x"].count == 48 and profile["input.x"].max == 23.5

@@ -34,6 +34,7 @@ from loopml.monitoring._windows import (
     log_timestamps,
     parse_duration,
     parse_window,
+    profile_rows,
     time_windows,
 )
 
@@ -125,7 +126,7 @@ def add_monitor(
     its end a window waits before it is computed (rows still buffered by a server). ``cooldown``: how soon a
     resolved alert may open again.
     """
-    from loopml.data import check_name, profile_frame
+    from loopml.data import check_name
     from loopml.monitoring._reference import find_source, predict_reference, to_parquet
     from loopml.monitoring._segments import ROUTES
     from loopml.monitoring._window_metrics import window_checks
@@ -198,7 +199,7 @@ def add_monitor(
     both = data.copy()
     for column in predicted.columns:
         both[column] = predicted[column].to_numpy()
-    profile = profile_frame(both)
+    profile = profile_rows(both)
     bands = _thresholds(thresholds, both, task_info, target)
     runnable, skipped = window_checks(None if source.dataset is None else source.dataset.checks, chosen)
     artifacts = client.artifacts
@@ -621,7 +622,7 @@ def _alerts(store: Store, monitor: Monitor, computed: Sequence[WindowResult], cl
 def monitor_report(name: str, *, window: str = "1d", client: TrackingClient | None = None) -> str:
     """A self-contained HTML page of the monitor: the reference against the newest ``window`` of logged
     predictions per feature, drift and performance over every stored window, and the alerts."""
-    from loopml.data import Profile, profile_frame
+    from loopml.data import Profile
     from loopml.monitoring._report import render_monitor_report
     from loopml.monitoring._window_metrics import monitor_profile
 
@@ -642,7 +643,7 @@ def monitor_report(name: str, *, window: str = "1d", client: TrackingClient | No
     if ends:
         span = Window(max(ends) - spec.size_ms, max(ends))
         data = WindowData.open(store, client.artifacts, monitor.model, span, monitor.route)
-        for part in data.profiles(profile_frame).values():
+        for part in data.profiles().values():
             if part.profile is not None:
                 current = part.profile if current is None else current.merge(part.profile)
         if current is not None:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import LoopmlError
 from loopml.monitoring._performance import LABEL, Estimator, attach_labels, compare, new_classes, realised
 from loopml.monitoring._reference import EXACT_LIMIT, INPUT_PREFIX, Reference, log_name, version_metrics
-from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec
+from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec, profile_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -467,7 +467,6 @@ def compute_window(
 ) -> list[WindowResult]:
     """The results of one window: one per model version in it (``fallback_version`` for an empty window),
     each followed by one per slice of the segment column."""
-    from loopml.data import profile_frame
     from loopml.store import WindowResult
 
     window = data.window
@@ -500,7 +499,7 @@ def compute_window(
     by_profiles = not wanted and not labels and plan.reference.target is None and data.profiled()
     profiles = None
     if by_profiles or any(not plan.exact(c) for c in plan.drift_columns):
-        profiles = data.profiles(profile_frame)
+        profiles = data.profiles()
     meta = None if by_profiles else data.meta()
     if meta is not None:
         versions = sorted({int(v) for v in meta["model_version"].dropna().unique().tolist()})
@@ -534,7 +533,7 @@ def compute_window(
         result(version, "", metrics, {**extra, **details})
         if plan.segment_by is not None and rows is not None and len(rows):
             for value, sub in _slices(rows, plan.segment_by, plan.max_slices):
-                sub_profile = profile_frame(sub[[c for c in plan.known_columns if c in sub.columns]])
+                sub_profile = profile_rows(sub[[c for c in plan.known_columns if c in sub.columns]])
                 metrics, details = _group(
                     plan, version, _Columns(sub, sub_profile), _slice_counts(sub, window.hours)
                 )
@@ -634,8 +633,6 @@ def _target_drift(
     """Drift of the labels that came against the reference's target, by the same rule as any column."""
     import pandas as pd
 
-    from loopml.data import profile_frame
-
     target = plan.reference.target
     assert target is not None
     values = pd.Series(labels.tolist(), name=target)  # JSON values: let pandas type them
@@ -644,7 +641,7 @@ def _target_drift(
         with contextlib.suppress(TypeError, ValueError):
             values = values.astype(plan.reference.column(target).dtype)
     frame = pd.DataFrame({target: values})
-    group = _Columns(frame, None if exact else profile_frame(frame))
+    group = _Columns(frame, None if exact else profile_rows(frame))
     metrics: dict[str, float | None] = {}
     found = _drift(plan, group, [target], plan.tests, problems)
     if target in found:

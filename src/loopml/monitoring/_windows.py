@@ -20,7 +20,7 @@ merged profile of each version's predictions, and only the columns asked for whe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -323,21 +323,20 @@ class WindowData:
         self._rows = _frame(self._tables(names, predictions=True), names)
         return self._rows
 
-    def profiles(self, profile_frame: Callable[[pd.DataFrame], Profile]) -> dict[int, VersionProfile]:
+    def profiles(self) -> dict[int, VersionProfile]:
         """The merged profile of each version's predictions (log names: ``input.*``, ``output*``,
         ``proba.*``, ``latency_ms``): segment profiles for the segments wholly inside the window, the rows of
-        the others (cut by the window, or written before segments had profiles) profiled with
-        ``profile_frame``. Profiles whose columns' types cannot merge are replaced by a profile of all the
-        window's rows."""
+        the others (cut by the window, or written before segments had profiles) profiled here. Profiles
+        whose columns' types cannot merge are replaced by a profile of all the window's rows."""
         if self._profiles is not None:
             return self._profiles
         try:
-            self._profiles = self._merged(profile_frame)
+            self._profiles = self._merged()
         except LoopmlError:  # a column changed type between segments: profile the rows together
-            self._profiles = self._from_rows(self.segments, profile_frame)
+            self._profiles = self._from_rows(self.segments)
         return self._profiles
 
-    def _merged(self, profile_frame: Callable[[pd.DataFrame], Profile]) -> dict[int, VersionProfile]:
+    def _merged(self) -> dict[int, VersionProfile]:
         out: dict[int, VersionProfile] = {}
         cut: list[PredictionSegment] = []
         for segment in self.segments:
@@ -350,13 +349,11 @@ class WindowData:
                 if self.route is not None and part.route != self.route:
                     continue
                 _add(out, part.model_version, part.rows, part.errors, part.profile, part.requests)
-        for version, extra in self._from_rows(cut, profile_frame).items():
+        for version, extra in self._from_rows(cut).items():
             _add(out, version, extra.rows, extra.errors, extra.profile, extra.requests)
         return out
 
-    def _from_rows(
-        self, segments: Sequence[PredictionSegment], profile_frame: Callable[[pd.DataFrame], Profile]
-    ) -> dict[int, VersionProfile]:
+    def _from_rows(self, segments: Sequence[PredictionSegment]) -> dict[int, VersionProfile]:
         out: dict[int, VersionProfile] = {}
         tables = []
         for segment in segments:
@@ -368,10 +365,19 @@ class WindowData:
         version: Any
         for version, part in frame.groupby("model_version", sort=True):
             ok = part[part["status"] == OK_STATUS]
-            profile = profile_frame(ok[profiled].reset_index(drop=True)) if len(ok) else None
+            profile = profile_rows(ok[profiled].reset_index(drop=True)) if len(ok) else None
             requests = int(ok["request_id"].nunique()) if "request_id" in ok.columns else 0
             _add(out, int(version), len(ok), len(part) - len(ok), profile, requests)
         return out
+
+
+def profile_rows(frame: pd.DataFrame) -> Profile:
+    """The profile of rows at hand, with the quantile sketches segment profiles have (merged sketches keep
+    the smaller size, so the reference and every window use the same)."""
+    from loopml.data import profile_frame
+    from loopml.monitoring._profiles import MONITOR_KLL_K
+
+    return profile_frame(frame, kll_k=MONITOR_KLL_K)
 
 
 def _add(
@@ -436,6 +442,7 @@ __all__ = [
     "log_timestamps",
     "parse_duration",
     "parse_window",
+    "profile_rows",
     "read_segment",
     "time_windows",
 ]
