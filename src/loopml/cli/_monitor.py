@@ -100,6 +100,10 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
 
 
+def _verdict(value: float | None) -> str:
+    return "" if value is None else ("yes" if value >= 1 else "no")
+
+
 def _figures(w: WindowResult) -> str:
     parts = [f"{k}={_fmt(w.metrics[k])}" for k in _SHOWN if w.metrics.get(k) is not None]
     return " ".join(parts[:4])
@@ -115,7 +119,7 @@ def _windows_table(title: str, windows: list[WindowResult]) -> None:
                 w.model_version,
                 w.slice or "all",
                 f"{int(w.metrics.get('rows') or 0):,}",
-                {1.0: "yes", 0.0: "no"}.get(w.metrics.get("drifted") or -1.0, ""),
+                _verdict(w.metrics.get("drifted")),
                 _figures(w),
             )
             for w in windows
