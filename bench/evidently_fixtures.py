@@ -19,24 +19,27 @@ and a ``README.md`` that lists the pairs and what each one is there to test. ``t
 test_drift_evidently.py`` then asks ``lm.drift`` the same questions and requires the same answers.
 
 How Evidently is asked. Evidently reads both frames back from the Parquet files just written (so it sees
-exactly the bytes loopml will read), with the kind of every column given explicitly, as loopml infers it:
-numeric dtypes are numerical (whatever their number of distinct values: the default test then depends on
-that number), strings and booleans categorical, and text columns are declared. Each pair runs through
-Evidently's ``DataDriftPreset`` twice: the legacy report (``evidently.legacy``), whose result carries
+exactly the bytes loopml will read). Every column's kind is what Evidently 0.7 infers from the current
+data when a user gives it none (floats numerical; integers categorical up to 10 distinct values, numerical
+above; strings categorical unless more than half are distinct; booleans categorical), text columns
+declared, and booleans with nulls declared categorical (Evidently infers no type for them and would leave
+them out; each JSON says which kinds were declared). Each pair runs through Evidently's
+``DataDriftPreset`` twice with those kinds: the legacy report (``evidently.legacy``), whose result carries
 everything per column (test, threshold, score, verdict) and the dataset verdict, and the 0.7 report
 (``evidently.Report``), whose per-column results give the test, threshold and score and whose tests give
 the verdicts. The fixtures record the legacy answer; the script stops if the 0.7 answer differs in
-anything.
+anything. For the percentile text test, whose threshold Evidently reports as the percentile (0.95), the
+JSON also holds the AUC line Evidently computed from it (``auc_line``), caught on its way.
 
 The pairs (see ``README.md`` once written): mixed frames of eight columns (a float, a skewed float
 rounded so it has ties, an integer with many values, an integer with three values, a 0/1 integer, strings
 of four categories, two string categories, booleans) at reference sizes 200, 800, 1,000, 1,001 and 3,000
 rows (p-value tests at 1,000 rows and below, distances above), each size with no shift, shifts sized to
 land near each test's threshold, a strong shift on exactly half the columns (the dataset verdict at a
-share of exactly 0.5), nulls with values unseen in the reference, and constant reference columns; a
-reference of 1,001 rows with one null (1,000 non-null values); tests chosen per column with their own
-thresholds and a drift share of its own; and text pairs (generated sentences; a clear shift and none;
-references below and above 1,000 rows).
+share of exactly 0.5), nulls with values unseen in the reference, and constant reference columns (with
+floats of few values, where the number of values picks the test); a reference of 1,001 rows with one null
+(1,000 non-null values); tests chosen per column with their own thresholds and a drift share of its own;
+and text pairs (generated sentences; a clear shift and none; references below and above 1,000 rows).
 """
 
 from __future__ import annotations
@@ -88,10 +91,9 @@ F_NORMAL_SD = 2.0
 F_SKEW_SD = math.sqrt((math.exp(0.25) - 1) * math.exp(2 * 1 + 0.25))
 I_MANY_SD = math.sqrt(60.0)
 I_SMALL_VALUES = (1, 2, 3)
+STEPS = np.array([0.5, 1.0, 1.5, 2.0, 2.5])  # floats with few values: numerical, whatever their count
 C_LOW_VALUES = ("north", "south", "east", "west")
-NUMERICAL = ["f_normal", "f_skew", "i_many", "i_small", "i_binary"]
-CATEGORICAL = ["c_low", "c_binary", "b_flag"]
-COLUMNS = NUMERICAL + CATEGORICAL
+COLUMNS = ["f_normal", "f_skew", "i_many", "i_small", "i_binary", "c_low", "c_binary", "b_flag"]
 
 
 def mixed_frame(rng: np.random.Generator, n: int, p: Mixed) -> pd.DataFrame:
@@ -203,9 +205,7 @@ class Pair:
     description: str
     reference: pd.DataFrame
     current: pd.DataFrame
-    numerical: list[str]
-    categorical: list[str]
-    text: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)  # declared text columns
     tests: dict[str, str | tuple[str, float]] = field(default_factory=dict)  # per column: name[, threshold]
     drift_share: float = 0.5
 
@@ -234,9 +234,7 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
 
         ref = mixed_frame(rng, n, Mixed())
         cur = mixed_frame(rng, m, Mixed())
-        pairs.append(
-            Pair(f"{tag}_none", f"{n} vs {m} rows, no shift; {regime}", ref, cur, NUMERICAL, CATEGORICAL)
-        )
+        pairs.append(Pair(f"{tag}_none", f"{n} vs {m} rows, no shift; {regime}", ref, cur))
 
         near = dict(zip(COLUMNS, NEAR[n % 8 :] + NEAR[: n % 8], strict=True))
         ref = mixed_frame(rng, n, Mixed())
@@ -248,8 +246,6 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
                 f"verdicts fall either way); {regime}",
                 ref,
                 cur,
-                NUMERICAL,
-                CATEGORICAL,
             )
         )
 
@@ -262,8 +258,6 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
                 f"a drift share of exactly 0.5 when only those drift, which is dataset drift; {regime}",
                 ref,
                 cur,
-                NUMERICAL,
-                CATEGORICAL,
             )
         )
 
@@ -274,17 +268,19 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
         new_small = rng.random(m) < 0.06
         cur["i_small"] = np.where(new_small, rng.integers(4, 7, m), cur["i_small"]).astype(np.int64)
         cur = _with_nulls(rng, cur, {"f_normal": 0.2, "i_many": 0.1, "c_low": 0.15, "b_flag": 0.1})
+        ref["f_steps"] = rng.choice(STEPS, n)
+        cur["f_steps"] = np.where(rng.random(m) < 0.06, 3.0, rng.choice(STEPS, m))
         pairs.append(
             Pair(
                 f"{tag}_nulls_unseen",
                 f"{n} vs {m} rows, nulls (f_normal, c_low in the current; i_many and b_flag in both, so "
                 "they are float and object; f_skew in the reference) and values unseen in the reference: "
                 "a fifth category in c_low, a third in c_binary (three values: not the z-test any more), "
-                f"i_small with 4, 5, 6 in the current (six values: the numerical test); {regime}",
+                "i_small with 4, 5, 6 in the current (six values, an integer column still categorical: up "
+                "to 10 values it is), and a ninth column, f_steps, floats with 5 values in the reference "
+                f"and a sixth in the current (six values: the numerical test); {regime}",
                 ref,
                 cur,
-                NUMERICAL,
-                CATEGORICAL,
             )
         )
 
@@ -298,13 +294,20 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
         cur["i_binary"] = np.int64(0)
         ref["c_low"] = "north"
         cur["c_low"] = np.where(rng.random(m) < 0.1, "south", "north").astype(object)
+        ref["f_steps"] = rng.choice(STEPS[:3], n)
+        cur["f_steps"] = rng.choice(STEPS[:3], m, p=[0.25, 0.35, 0.4])
+        ref["f_two"] = rng.choice(STEPS[:2], n)
+        cur["f_two"] = rng.choice(STEPS[:2], m, p=[0.4, 0.6])
         pairs.append(
             Pair(
                 f"{tag}_constant",
                 f"{n} vs {m} rows, (nearly) constant reference columns: i_binary constant on both sides "
                 "(one value), f_skew constant in the reference and 5 % of the current up to 0.0007 higher "
                 "in 7 steps, f_normal with a standard deviation of 0.0004 and the current 0.00007 higher, "
-                f"c_low constant in the reference and 10 % of another value in the current; {regime}"
+                "c_low constant in the reference and 10 % of another value in the current; and two more "
+                "columns of floats with few values, numerical whatever their count, so the number of "
+                "values picks the test: f_steps with 3 (chi-squared, or Jensen-Shannon above 1,000 rows) "
+                f"and f_two with 2 (the z-test, or Jensen-Shannon); {regime}"
                 + (
                     ": f_skew's reference standard deviation of zero and f_normal's, under 0.001, are "
                     "replaced by the Wasserstein distance's floor of 0.001 (without it, both would drift)"
@@ -313,8 +316,6 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
                 ),
                 ref,
                 cur,
-                NUMERICAL,
-                CATEGORICAL,
             )
         )
 
@@ -330,8 +331,6 @@ def mixed_pairs(rng: np.random.Generator) -> list[Pair]:
             "distances; every column shifted to about the p-value tests' threshold",
             ref,
             cur,
-            NUMERICAL,
-            CATEGORICAL,
         )
     )
     return pairs
@@ -348,8 +347,6 @@ def chosen_test_pairs(rng: np.random.Generator) -> list[Pair]:
         "and one default threshold (i_binary's PSI)",
         ref,
         cur,
-        NUMERICAL,
-        CATEGORICAL,
         tests={
             "f_normal": ("psi", 0.2),
             "f_skew": ("wasserstein", 0.15),
@@ -366,21 +363,19 @@ def chosen_test_pairs(rng: np.random.Generator) -> list[Pair]:
     large = Pair(
         "tests_ref3000",
         "3,000 vs 2,000 rows, slightly shifted; tests chosen per column: the p-value tests (KS, "
-        "chi-squared, z) and the binned tests on a large reference, own thresholds, one default (f_skew's "
-        "KL divergence); a drift share of 0.25",
+        "chi-squared, z), Wasserstein and the binned tests on a large reference, own thresholds, one "
+        "default (f_skew's KL divergence); a drift share of 0.25",
         ref,
         cur,
-        NUMERICAL,
-        CATEGORICAL,
         tests={
             "f_normal": ("ks", 0.01),
             "f_skew": "kl_div",
-            "i_many": ("psi", 0.05),
+            "i_many": ("wasserstein", 0.05),
             "i_small": ("hellinger", 0.05),
-            "i_binary": ("wasserstein", 0.05),
-            "c_low": ("chisquare", 0.01),
+            "i_binary": ("chisquare", 0.05),
+            "c_low": ("psi", 0.02),
             "c_binary": ("z", 0.05),
-            "b_flag": ("psi", 0.02),
+            "b_flag": ("kl_div", 0.01),
         },
         drift_share=0.25,
     )
@@ -454,8 +449,6 @@ def text_pairs(rng: np.random.Generator) -> list[Pair]:
                     f"{n} vs {m} rows of generated sentences, {what}; {test}; and an unshifted float",
                     ref,
                     cur,
-                    ["f_normal"],
-                    [],
                     text=["text"],
                 )
             )
@@ -477,9 +470,69 @@ def _test_names() -> dict[str, str]:
 
 
 KINDS = {"num": "numerical", "cat": "categorical", "text": "text"}
+BOOLEANS_WITH_NULLS = (
+    "declared categorical: Evidently 0.7 infers no type for booleans with nulls (an object column) and "
+    "would leave the column out"
+)
 
 
-def legacy_answer(pair: Pair, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Kinds:
+    """Each column's kind, as Evidently 0.7 infers it from the current data (text columns declared)."""
+
+    numerical: list[str]
+    categorical: list[str]
+    text: list[str]
+    declared: dict[str, str]  # column -> why its kind is declared rather than inferred
+
+
+def infer_kinds(pair: Pair, current: pd.DataFrame) -> Kinds:
+    from evidently.core.datasets import infer_column_type
+    from evidently.legacy.core import ColumnType
+
+    numerical, categorical, declared = [], [], {c: "declared text (text_columns)" for c in pair.text}
+    for column in current.columns:
+        if column in pair.text:
+            continue
+        inferred = infer_column_type(current[column])
+        if inferred == ColumnType.Numerical:
+            numerical.append(column)
+        elif inferred == ColumnType.Categorical:
+            categorical.append(column)
+        elif set(current[column].dropna().map(type)) <= {bool}:
+            categorical.append(column)
+            declared[column] = BOOLEANS_WITH_NULLS
+        else:
+            raise SystemExit(f"{pair.name}: Evidently infers {inferred} for {column}: not a drift column")
+    return Kinds(numerical, categorical, list(pair.text), declared)
+
+
+class AucLines:
+    """Catches the AUC line Evidently's percentile text test computes (the 95th percentile of a random
+    classifier's AUC on its held-out rows), which its results do not carry."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def __enter__(self) -> AucLines:
+        from evidently.legacy.utils import data_drift_utils
+
+        self._module = data_drift_utils
+        self._original = data_drift_utils.roc_auc_random_classifier_percentile
+
+        def catching(*args: Any, **kwargs: Any) -> Any:
+            line = self._original(*args, **kwargs)
+            self.seen.append(float(line))
+            return line
+
+        data_drift_utils.roc_auc_random_classifier_percentile = catching
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._module.roc_auc_random_classifier_percentile = self._original
+
+
+def legacy_answer(pair: Pair, kinds: Kinds, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, Any]:
     from evidently.legacy.metric_preset import DataDriftPreset
     from evidently.legacy.pipeline.column_mapping import ColumnMapping
     from evidently.legacy.report import Report
@@ -487,9 +540,9 @@ def legacy_answer(pair: Pair, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str,
     mapping = ColumnMapping(
         target=None,
         prediction=None,
-        numerical_features=pair.numerical,
-        categorical_features=pair.categorical,
-        text_features=pair.text or None,
+        numerical_features=kinds.numerical,
+        categorical_features=kinds.categorical,
+        text_features=kinds.text or None,
     )
     methods, thresholds = _per_column(pair)
     preset = DataDriftPreset(
@@ -498,19 +551,23 @@ def legacy_answer(pair: Pair, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str,
         per_column_stattest_threshold=thresholds or None,
     )
     report = Report(metrics=[preset])
-    report.run(reference_data=ref, current_data=cur, column_mapping=mapping)
-    metrics = report.as_dict()["metrics"]
+    with AucLines() as lines:
+        report.run(reference_data=ref, current_data=cur, column_mapping=mapping)
+        metrics = report.as_dict()["metrics"]
+    if len(kinds.text) > 1 or len(set(lines.seen)) > 1:
+        raise SystemExit(f"{pair.name}: one text column per pair, please (AUC lines {lines.seen})")
     dataset = next(m["result"] for m in metrics if m["metric"] == "DatasetDriftMetric")
     table = next(m["result"] for m in metrics if m["metric"] == "DataDriftTable")
-    return {"dataset": dataset, "columns": table["drift_by_columns"]}
+    auc_line = lines.seen[0] if lines.seen else None
+    return {"dataset": dataset, "columns": table["drift_by_columns"], "auc_line": auc_line}
 
 
-def v07_answer(pair: Pair, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, Any]:
+def v07_answer(pair: Pair, kinds: Kinds, ref: pd.DataFrame, cur: pd.DataFrame) -> dict[str, Any]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(
-        numerical_columns=pair.numerical, categorical_columns=pair.categorical, text_columns=pair.text
+        numerical_columns=kinds.numerical, categorical_columns=kinds.categorical, text_columns=kinds.text
     )
     methods, thresholds = _per_column(pair)
     preset = DataDriftPreset(
@@ -581,12 +638,14 @@ def compare_apis(name: str, legacy: Mapping[str, Any], new: Mapping[str, Any]) -
         raise SystemExit(f"{name}: Evidently's two reports disagree:\n  " + "\n  ".join(problems))
 
 
-def record(pair: Pair, legacy: Mapping[str, Any], versions: Mapping[str, str]) -> dict[str, Any]:
+def record(
+    pair: Pair, kinds: Kinds, legacy: Mapping[str, Any], versions: Mapping[str, str]
+) -> dict[str, Any]:
     names = _test_names()
     columns = {}
     for column in pair.reference.columns:
         got = legacy["columns"][column]
-        columns[column] = {
+        entry = {
             "kind": KINDS[got["column_type"]],
             "test": names[got["stattest_name"]],
             "evidently_label": got["stattest_name"],
@@ -594,6 +653,11 @@ def record(pair: Pair, legacy: Mapping[str, Any], versions: Mapping[str, str]) -
             "score": got["drift_score"],
             "drifted": got["drift_detected"],
         }
+        if names[got["stattest_name"]] == "perc_text_content_drift":
+            entry["auc_line"] = legacy["auc_line"]
+        if column in kinds.declared:
+            entry["kind_declared"] = kinds.declared[column]
+        columns[column] = entry
     dataset = legacy["dataset"]
     return {
         "name": pair.name,
@@ -601,8 +665,6 @@ def record(pair: Pair, legacy: Mapping[str, Any], versions: Mapping[str, str]) -
         "made_by": dict(versions),
         "reference_rows": len(pair.reference),
         "current_rows": len(pair.current),
-        "numerical_columns": pair.numerical,
-        "categorical_columns": pair.categorical,
         "text_columns": pair.text,
         "tests": {c: list(t) if isinstance(t, tuple) else t for c, t in pair.tests.items()},
         "drift_share": pair.drift_share,
@@ -714,11 +776,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Evidently reads the files back, so it sees what loopml will read
         ref = pd.read_parquet(out / f"{pair.name}.reference.parquet")
         cur = pd.read_parquet(out / f"{pair.name}.current.parquet")
+        kinds = infer_kinds(pair, cur)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its own deprecation and division warnings
-            legacy = legacy_answer(pair, ref, cur)
-            compare_apis(pair.name, legacy, v07_answer(pair, ref, cur))
-        doc = record(pair, legacy, found)
+            legacy = legacy_answer(pair, kinds, ref, cur)
+            compare_apis(pair.name, legacy, v07_answer(pair, kinds, ref, cur))
+        doc = record(pair, kinds, legacy, found)
         (out / f"{pair.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
         docs.append(doc)
         print(summary_line(doc), flush=True)
