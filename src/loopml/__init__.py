@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
         name: "loopml.registry"
         for name in ("evaluate", "gate", "get_model_version", "load_model", "register_model", "set_alias")
     },
+    "drift": "loopml.monitoring",
     "models": "loopml.models",
     "registry": "loopml.registry",
     "pipeline": "loopml.pipelines",
@@ -85,6 +86,7 @@ __all__ = [
     "configure",
     "data",
     "download_artifact",
+    "drift",
     "end_run",
     "errors",
     "evaluate",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings
+    from loopml.monitoring import drift
     from loopml.pipelines import TuneResult, pipeline, step, tune
     from loopml.registry import evaluate, gate, get_model_version, load_model, register_model, set_alias
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore

@@ -9,6 +9,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── InvalidArgumentError     a call got a value it cannot use
     │   ├── FilterError          a search filter does not parse (points at the token)
     │   ├── PathEscapeError      a path leaves the root it must stay under
+    │   ├── RuleError            an alert rule does not parse or names an unknown column (points at it)
     │   └── SignatureError       model input does not match the model's signature (names each column)
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
     ├── DataCheckError           data failed its declared checks (carries the report)
@@ -16,6 +17,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── StudyFailedError         no trial of a tuning study completed (shows the first error)
     ├── IntegrityError           stored content does not match its digest (a model bundle: names the file)
     ├── MissingDependencyError   an optional library is not installed (says what to pip install)
+    ├── NotificationError        a notifier could not deliver an alert message (says where and why)
     ├── UnsupportedOperationError  the object cannot do what was asked (predict_proba of a regressor)
     └── SchemaError              the database schema cannot be used
         └── SchemaTooNewError    the database was written by a newer loopml
@@ -57,6 +59,18 @@ class FilterError(InvalidArgumentError):
 
 class PathEscapeError(InvalidArgumentError):
     """A path would leave the folder it belongs to (``..``, absolute, or a symlink out)."""
+
+
+class RuleError(InvalidArgumentError):
+    """An alert rule is malformed or names something unknown; the message shows the rule with a caret under
+    the mistake. ``text`` is the rule, ``position`` the offset of the mistake in it."""
+
+    def __init__(self, message: str, text: str = "", position: int | None = None, hint: str = "") -> None:
+        self.text = text
+        self.position = position
+        if text and position is not None:
+            message = f"alert rule {text!r}: {message}\n  {text}\n  {' ' * position}^"
+        super().__init__(f"{message}\n  {hint}" if hint else message)
 
 
 class SignatureError(InvalidArgumentError):
@@ -102,6 +116,11 @@ class MissingDependencyError(LoopmlError, ImportError):
     """An optional library that this needs is not installed; the message says what to ``pip install``."""
 
 
+class NotificationError(LoopmlError):
+    """A notifier could not deliver an alert message (a webhook answered 500, an SMTP server refused); the
+    message says where to and why, without the secrets a webhook URL may hold."""
+
+
 class UnsupportedOperationError(LoopmlError, AttributeError):
     """The object cannot do what was asked (``predict_proba`` of a model that has none)."""
 
@@ -125,7 +144,9 @@ __all__ = [
     "LoopmlError",
     "MissingDependencyError",
     "NotFoundError",
+    "NotificationError",
     "PathEscapeError",
+    "RuleError",
     "SchemaError",
     "SchemaTooNewError",
     "SignatureError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -154,12 +156,45 @@ class TestMerging:
         assert merged["x"].mean == pytest.approx(union.mean(), rel=1e-9)
         assert _rank_error(big, a["x"].quantiles()) < 0.03
 
-    def test_profiles_of_other_columns_or_types_do_not_merge(self, frame: pd.DataFrame) -> None:
+    def test_a_column_on_one_side_only_counts_the_other_sides_rows_as_nulls(
+        self, frame: pd.DataFrame
+    ) -> None:
+        left, right = frame.iloc[:20_000].drop(columns=["rpm"]), frame.iloc[20_000:].drop(columns=["status"])
+        merged = _profile_of(left).merge(_profile_of(right))
+        union = _profile_of(pd.concat([left, right], ignore_index=True))  # the missing values as nulls
+        assert merged.names == [*left.columns, "rpm"] and merged.num_rows == 60_000
+        for name in ("rpm", "status"):
+            a, b = merged[name], union[name]
+            assert (a.count, a.nulls, a.min, a.max, a.counts) == (b.count, b.nulls, b.min, b.max, b.counts)
+        assert merged["status"].nulls == 40_000 and merged["rpm"].nulls == 20_000
+        assert merged["status"].categories == ["fail", "ok", "warn"]
+
+    def test_integers_and_floats_widen_to_floats(self, frame: pd.DataFrame) -> None:
+        ints = _profile_of(frame.iloc[:30_000])
+        floats = _profile_of(frame.iloc[30_000:].assign(rpm=frame.rpm.iloc[30_000:].astype(float)))
+        merged = ints.merge(floats)
+        assert merged["rpm"].type == "double" and merged["rpm"].count == 60_000
+        assert merged["rpm"].mean == pytest.approx(frame.rpm.mean(), rel=1e-12)
+        assert floats.merge(ints)["rpm"].type == "double"
+        small = _profile_of(pd.DataFrame({"n": np.array([1, 2, 2], np.int32)}))
+        big = _profile_of(pd.DataFrame({"n": np.array([2, 3], np.int64)}))
+        assert small.merge(big)["n"].type == "int64" and small.merge(big)["n"].counts == {1: 1, 2: 3, 3: 1}
+
+    def test_a_side_of_nulls_only_takes_the_other_sides_type(self) -> None:
+        nulls = _profile_of(pd.DataFrame({"x": [None, None]}))  # no values: Arrow's null type
+        values = _profile_of(pd.DataFrame({"x": ["a", "b", "a"]}))
+        empty = _profile_of(pd.DataFrame({"x": pd.Series([], dtype=object)}))  # no rows at all
+        for merged in (nulls.merge(values), values.merge(nulls), empty.merge(values).merge(nulls)):
+            x = merged["x"]
+            assert (x.type, x.count, x.nulls) == (values["x"].type, 3, 2)
+            assert (x.counts, x.categories) == ({"a": 2, "b": 1}, ["a", "b"])
+
+    def test_a_type_that_cannot_widen_is_refused_naming_the_column(self, frame: pd.DataFrame) -> None:
         profile = _profile_of(frame)
-        with pytest.raises(InvalidArgumentError, match="different columns"):
-            profile.merge(_profile_of(frame.drop(columns=["rpm"])))
-        with pytest.raises(InvalidArgumentError, match="same columns and types"):
-            profile.merge(_profile_of(frame.assign(rpm=frame.rpm.astype(float))))
+        with pytest.raises(InvalidArgumentError, match=r"Column 'rpm' changed type from int64 to \w*string"):
+            profile.merge(_profile_of(frame.assign(rpm=frame.rpm.astype(str))))
+        with pytest.raises(InvalidArgumentError, match=r"'alarm' changed type from bool to (large_)?string"):
+            profile.merge(_profile_of(frame.assign(alarm=frame.alarm.map({True: "y", False: "n"}))))
 
     def test_serialized_profiles_read_back_the_same_and_still_merge(self, frame: pd.DataFrame) -> None:
         profile = _profile_of(frame)
@@ -168,9 +203,100 @@ class TestMerging:
         assert again.merge(again)["temp"].count == 2 * profile["temp"].count
 
     def test_an_unknown_format_is_refused(self, frame: pd.DataFrame) -> None:
-        raw = _profile_of(frame.head(10)).to_bytes().replace(b'"format":1', b'"format":99')
+        raw = _profile_of(frame.head(10)).to_bytes().replace(b'"format":2', b'"format":99')
         with pytest.raises(InvalidArgumentError, match="Upgrade loopml"):
             Profile.from_bytes(raw)
+
+
+class TestCounts:
+    """Exact value counts while a column has few values, numeric or not: what a drift test of a
+    low-cardinality column needs, and what merging must keep exact."""
+
+    def test_every_value_of_a_low_cardinality_column_is_counted(self, frame: pd.DataFrame) -> None:
+        frame = frame.assign(
+            gear=np.random.default_rng(1).integers(1, 6, len(frame)),
+            level=np.where(np.arange(len(frame)) % 4 == 0, np.nan, (np.arange(len(frame)) % 3) * 0.5),
+        )
+        profile = _profile_of(frame, batch_rows=7_000)
+        for name in ("gear", "status", "alarm", "level"):
+            expected = frame[name].value_counts().to_dict()
+            assert profile[name].counts == expected, name
+        assert profile["level"].distinct == 3 and profile["gear"].distinct == 5
+        for name in ("temp", "rpm", "serial", "ts"):  # many values (or times): not counted
+            assert profile[name].counts is None, name
+
+    def test_counts_stop_at_the_limit_even_when_the_first_values_are_few(self) -> None:
+        values = np.concatenate([np.zeros(5_000), np.arange(1, 100)])  # the 51st value comes late
+        assert _profile_of(pd.DataFrame({"x": values}), batch_rows=1_000)["x"].counts is None
+        few = np.arange(60_000) % _profile.CATEGORY_LIMIT
+        assert len(_profile_of(pd.DataFrame({"x": few}))["x"].counts or {}) == _profile.CATEGORY_LIMIT
+
+    def test_infinities_are_left_out_of_the_counts_of_finite_values(self) -> None:
+        column = _profile_of(pd.DataFrame({"x": [1.0, np.inf, 1.0, 2.0, None]}))["x"]
+        assert column.counts == {1.0: 2, 2.0: 1} and sum(column.counts.values()) == column.finite
+
+    def test_merged_counts_are_exact_until_the_union_has_too_many_values(self) -> None:
+        a = _profile_of(pd.DataFrame({"x": np.arange(30) % 30, "s": [f"v{i}" for i in range(30)]}))
+        b = _profile_of(pd.DataFrame({"x": np.arange(10, 40) % 40, "s": [f"v{i}" for i in range(10, 40)]}))
+        merged = a.merge(b)
+        assert merged["x"].counts == {i: 1 + (10 <= i < 30) for i in range(40)}
+        assert merged["s"].counts is not None and sum(merged["s"].counts.values()) == 60
+        c = _profile_of(pd.DataFrame({"x": np.arange(40, 60), "s": [f"w{i}" for i in range(20)]}))
+        assert merged.merge(c)["x"].counts is None and merged.merge(c)["s"].categories is None
+
+    def test_counts_survive_storage_with_their_types(self) -> None:
+        frame = pd.DataFrame(
+            {"i": [1, 2, 2], "f": [0.5, 0.5, 1.0], "b": [True, False, True], "s": ["1", "a", "1"]}
+        )
+        again = Profile.from_bytes(_profile_of(frame).to_bytes())
+        assert again["i"].counts == {1: 1, 2: 2} and all(type(k) is int for k in again["i"].counts)
+        assert again["f"].counts == {0.5: 2, 1.0: 1}
+        assert again["b"].counts == {True: 2, False: 1} and all(type(k) is bool for k in again["b"].counts)
+        assert again["s"].counts == {"1": 2, "a": 1}
+
+    def test_a_format_1_profile_still_reads_and_merges(self) -> None:
+        """A blob written by loopml before value counts existed: categorical counts come back from its
+        exact frequent-items sketch, numeric ones are unknown, and it merges with a new profile."""
+        fixtures = Path(__file__).parent / "fixtures"
+        raw = (fixtures / "profile-format1.json").read_bytes()
+        assert b'"format":1' in raw
+        old = Profile.from_bytes(raw)
+        frame = pd.read_csv(fixtures / "profile-format1.csv")
+        assert old.num_rows == len(frame) and old["temp"].mean == pytest.approx(frame.temp.mean())
+        assert old["status"].counts == frame.status.value_counts().to_dict()
+        assert old["alarm"].counts == frame.alarm.value_counts().to_dict()
+        assert old["gear"].counts is None and old["gear"].distinct == 5  # the sketch's estimate
+        new = lm.data.profile_frame(frame)
+        merged = old.merge(new)
+        assert merged["gear"].counts is None  # one side does not know its counts
+        assert merged["status"].counts == {k: 2 * v for k, v in new["status"].counts.items()}  # type: ignore[union-attr]
+        assert Profile.from_bytes(merged.to_bytes())["status"].counts == merged["status"].counts
+
+
+class TestProfileFrame:
+    def test_a_frame_is_profiled_without_adding_a_version(self, frame: pd.DataFrame) -> None:
+        profile = lm.data.profile_frame(frame.iloc[5:])  # a filtered frame: its index is not a column
+        assert profile.names == list(frame.columns) and profile.num_rows == len(frame) - 5
+        assert profile["status"].counts == frame.status.iloc[5:].value_counts().to_dict()
+        assert get_client().store.datasets.list_datasets() == []
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        from_table, from_frame = lm.data.profile_frame(table), lm.data.profile_frame(frame)
+        for a, b in zip(from_table.columns, from_frame.columns, strict=True):  # quantile sketches are random
+            assert (a.type, a.count, a.nulls, a.min, a.max, a.mean, a.counts) == (
+                b.type,
+                b.count,
+                b.nulls,
+                b.min,
+                b.max,
+                b.mean,
+                b.counts,
+            )
+
+    def test_what_cannot_be_profiled_says_so(self) -> None:
+        with pytest.raises(InvalidArgumentError, match="DataFrame or a PyArrow table"):
+            lm.data.profile_frame([{"x": 1}])
+        with pytest.raises(InvalidArgumentError, match="mixes value types"):
+            lm.data.profile_frame(pd.DataFrame({"x": [1, "a"]}))
 
 
 class TestSketches:

@@ -75,6 +75,7 @@ def test_records_round_trip_through_a_segment_typed_as_they_were(
         "model_version",
         "route",
         "latency_ms",
+        "status",
         "input.age",
         "input.city",
         "input.score",
@@ -89,7 +90,7 @@ def test_records_round_trip_through_a_segment_typed_as_they_were(
     assert df["input.city"].tolist() == ["Oslo", "Lima", "Rome"]
     assert df["input.score"].iloc[:2].tolist() == [0.5, 1.5] and pd.isna(df["input.score"].iloc[2])
     assert df["output"].tolist() == [0.1, 0.9, 0.3] and df["output"].dtype == np.float64
-    assert df["latency_ms"].tolist() == [3.5, 3.5, 4.0]
+    assert df["latency_ms"].tolist() == [3.5, 3.5, 4.0] and df["status"].tolist() == [200] * 3
 
     [segment] = store.predictions.segments("churn")
     assert (segment.num_rows, segment.min_ts, segment.max_ts) == (3, 1_700_000_000_000, 1_700_000_000_500)

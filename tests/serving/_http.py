@@ -1,4 +1,5 @@
-"""``loopml serve`` in a process of its own, as a user starts it, for tests over real HTTP."""
+"""The model server for tests: in process (``asgi_client``: the app with its startup and shutdown, no
+socket), or ``loopml serve`` in a process of its own, as a user starts it, over real HTTP (``serving``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,27 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from loopml.serving import ModelServer
+
+
+@asynccontextmanager
+async def asgi_client(server: ModelServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``server``'s app in process (no socket), with the app's startup and shutdown run (so
+    its prediction log is closed, every accepted row written, when the block ends)."""
+    app = server.app()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        yield c
 
 
 @dataclass

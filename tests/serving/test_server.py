@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml as lm
 from loopml.serving import ModelServer, ServedModel, ServerOptions
 
+from ._http import asgi_client as _asgi
 from ._http import serving
 
 COLUMNS = [f"f{i}" for i in range(5)]
@@ -48,17 +48,6 @@ def registered() -> tuple[pd.DataFrame, Any]:
 async def client(request: pytest.FixtureRequest, registered: Any) -> AsyncIterator[httpx.AsyncClient]:
     server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(batching=request.param))
     async with _asgi(server) as c:
-        yield c
-
-
-@asynccontextmanager
-async def _asgi(server: ModelServer) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of ``server``'s app in process (no socket), with the app's startup and shutdown run."""
-    app = server.app()
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
         yield c
 
 

@@ -92,3 +92,21 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path) -> None:  # type:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 12000
     store.close()
+
+
+def test_prediction_segments_of_an_older_database_read_with_no_profile_and_no_errors(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0009")
+        conn.execute(
+            text(
+                "INSERT INTO prediction_segments (id, model, digest, num_rows, min_ts, max_ts, "
+                "versions_json, routes_json, created_ms) "
+                "VALUES ('s1', 'm', 'd', 4, 1, 2, '[1]', '[\"champion\"]', 3)"
+            )
+        )
+    engine.dispose()
+    store = SqlStore(store_url)
+    [segment] = store.predictions.segments("m")
+    assert (segment.num_rows, segment.profile_digest, segment.error_rows) == (4, None, 0)
+    store.close()

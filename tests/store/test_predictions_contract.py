@@ -45,6 +45,41 @@ def test_the_same_segment_recorded_twice_is_one_segment(store: SqlStore) -> None
 def test_a_bad_segment_is_refused(store: SqlStore) -> None:
     with pytest.raises(InvalidArgumentError, match="min_ts <= max_ts"):
         _add(store, "a", 300, 200)
+    with pytest.raises(InvalidArgumentError, match="error_rows <= num_rows"):
+        store.predictions.add_segment(
+            "m",
+            digest="a" * 64,
+            num_rows=1,
+            min_ts=1,
+            max_ts=1,
+            versions=[1],
+            routes=["c"],
+            created_ms=1,
+            error_rows=2,
+        )
+
+
+def test_a_segment_names_its_profile_blob_and_counts_its_error_rows(store: SqlStore) -> None:
+    """``loopml gc`` keeps a segment's profile blob as long as the segment, and lets it go with it."""
+    segment = store.predictions.add_segment(
+        "m",
+        digest="a" * 64,
+        num_rows=5,
+        min_ts=100,
+        max_ts=200,
+        versions=[1],
+        routes=["champion"],
+        created_ms=300,
+        profile_digest="p" * 64,
+        error_rows=2,
+    )
+    assert (segment.profile_digest, segment.error_rows) == ("p" * 64, 2)
+    assert store.predictions.segments("m") == [segment]
+    assert {"a" * 64, "p" * 64} <= set(store.referenced_digests())
+    merged = PredictionSegment("f" * 32, "m", "b" * 64, 5, 100, 200, (1,), ("champion",), 400, "q" * 64, 2)
+    assert store.predictions.replace_segments("m", [segment.id], [merged]) == [merged]
+    digests = set(store.referenced_digests())
+    assert {"b" * 64, "q" * 64} <= digests and not {"a" * 64, "p" * 64} & digests
 
 
 def test_compaction_swaps_segments_in_one_go(store: SqlStore) -> None:

@@ -26,6 +26,7 @@ _COMMANDS = {
     "data": "_data",
     "demo": "_demo",
     "doctor": "_maintenance",
+    "drift": "_drift",
     "experiments": "_runs",
     "gate": "_models",
     "gc": "_maintenance",

@@ -30,6 +30,9 @@ def serve_cmd(
     served_as: str | None = typer.Option(
         None, "--as", help="NAME:V a bundle folder answers to and is logged under (default: folder name, 0)."
     ),
+    no_log_proba: bool = typer.Option(
+        False, "--no-log-proba", help="Log no class probabilities (proba.<class>) for a classifier."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
 ) -> None:
     """Serve a model over HTTP: Open Inference Protocol (V2) and MLflow's /invocations, with /metrics."""
@@ -44,6 +47,7 @@ def serve_cmd(
         canary=parse_canary(canary),
         shadow=shadow,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+        log_probabilities=not no_log_proba,
     )
     served = ServedModel.load(ref, served_as)  # fail here, with one line, when the model cannot be loaded
     console.print(
@@ -67,6 +71,7 @@ def serve_cmd(
             "LOOPML_SERVE_SHADOW": shadow or "",
             "LOOPML_SERVE_AS": served_as or "",
             "LOOPML_SERVE_WORKERS": str(workers),
+            "LOOPML_SERVE_LOG_PROBA": "0" if no_log_proba else "1",
         }
     )
     uvicorn.run(

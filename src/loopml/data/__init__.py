@@ -34,6 +34,7 @@ _LAZY = {
     "schema_changes": "loopml.data._schema",
     "Profile": "loopml.data._profile",
     "ColumnProfile": "loopml.data._profile",
+    "profile_frame": "loopml.data._profile",
     "DatasetDiff": "loopml.data._diff",
     "diff": "loopml.data._diff",
 }
@@ -60,6 +61,7 @@ __all__ = [
     "load",
     "parse_ref",
     "profile",
+    "profile_frame",
     "ref",
     "schema_changes",
     "tag",
@@ -82,5 +84,5 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from loopml.data import checks, fixes
     from loopml.data._diff import DatasetDiff, diff
-    from loopml.data._profile import ColumnProfile, Profile
+    from loopml.data._profile import ColumnProfile, Profile, profile_frame
     from loopml.data._schema import CATEGORY_LIMIT, infer_schema, schema_changes

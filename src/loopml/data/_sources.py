@@ -123,7 +123,7 @@ def ingest(
     if isinstance(source, pa.Table):
         return _ingest_table(source, ctx)
     if _is_dataframe(source):
-        return _ingest_table(_frame_to_table(source), ctx)
+        return _ingest_table(frame_to_table(source), ctx)
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
@@ -165,10 +165,11 @@ def check_columns(names: list[Any], where: str) -> None:
         )
 
 
-def _frame_to_table(frame: Any) -> pa.Table:
+def frame_to_table(frame: Any, preserve_index: bool | None = None) -> pa.Table:
+    """``frame`` as an Arrow table; a column of mixed value types is named in the error."""
     check_columns(list(frame.columns), "The DataFrame")
     try:
-        return pa.Table.from_pandas(frame, preserve_index=None)
+        return pa.Table.from_pandas(frame, preserve_index=preserve_index)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         for column in frame.columns:
             try:

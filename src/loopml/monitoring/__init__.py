@@ -1,4 +1,5 @@
-"""Monitoring: the prediction log (segments, writer, reader) and late labels; later drift, windows, alerts.
+"""Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; drift (from
+rows or from profiles); alert rules, notifiers and the alert manager; later windows.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -11,8 +12,42 @@ from loopml._lazy import lazy_exports
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "CBPE": "loopml.monitoring._cbpe",
+    "AlertManager": "loopml.monitoring._alerts",
+    **{name: "loopml.monitoring._drift" for name in ("ColumnDrift", "DriftReport", "column_drift", "drift")},
     "PredictionLogger": "loopml.monitoring._logger",
+    "render_monitor_report": "loopml.monitoring._report",
+    **{
+        name: "loopml.monitoring._thresholds"
+        for name in (
+            "Threshold",
+            "chunk_values",
+            "fixed",
+            "learned",
+            "metric_bounds",
+            "reference_chunk_thresholds",
+            "split_chunks",
+        )
+    },
+    **{
+        name: "loopml.monitoring._profiles"
+        for name in ("SegmentProfile", "merge_segment_profiles", "segment_profiles")
+    },
+    "Rule": "loopml.monitoring._rules",
+    **{name: "loopml.errors" for name in ("NotificationError", "RuleError")},
+    **{
+        name: "loopml.monitoring._notifiers"
+        for name in (
+            "AlertMessage",
+            "EmailNotifier",
+            "LogNotifier",
+            "Notifier",
+            "WebhookNotifier",
+            "notifier_from_config",
+        )
+    },
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
+    "profile_drift": "loopml.monitoring._profile_drift",
     **{
         name: "loopml.monitoring._reader"
         for name in ("compact_segments", "join_labels", "log_labels", "read_labels", "read_predictions")
@@ -24,8 +59,22 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
+    from loopml.errors import NotificationError, RuleError
+    from loopml.monitoring._alerts import AlertManager
+    from loopml.monitoring._cbpe import CBPE
+    from loopml.monitoring._drift import ColumnDrift, DriftReport, column_drift, drift
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._notifiers import (
+        AlertMessage,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifier_from_config,
+    )
     from loopml.monitoring._personal import hash_value, prediction_salt
+    from loopml.monitoring._profile_drift import profile_drift
+    from loopml.monitoring._profiles import SegmentProfile, merge_segment_profiles, segment_profiles
     from loopml.monitoring._reader import (
         compact_segments,
         join_labels,
@@ -33,14 +82,52 @@ if TYPE_CHECKING:
         read_labels,
         read_predictions,
     )
+    from loopml.monitoring._report import render_monitor_report
+    from loopml.monitoring._rules import Rule
+    from loopml.monitoring._thresholds import (
+        Threshold,
+        chunk_values,
+        fixed,
+        learned,
+        metric_bounds,
+        reference_chunk_thresholds,
+        split_chunks,
+    )
 
 __all__ = [
+    "AlertManager",
+    "AlertMessage",
+    "CBPE",
+    "ColumnDrift",
+    "DriftReport",
+    "EmailNotifier",
+    "LogNotifier",
+    "NotificationError",
+    "Notifier",
     "PredictionLogger",
+    "Rule",
+    "RuleError",
+    "SegmentProfile",
+    "Threshold",
+    "WebhookNotifier",
+    "chunk_values",
+    "column_drift",
     "compact_segments",
+    "drift",
+    "fixed",
     "hash_value",
     "join_labels",
+    "learned",
     "log_labels",
+    "merge_segment_profiles",
+    "metric_bounds",
+    "notifier_from_config",
     "prediction_salt",
+    "profile_drift",
     "read_labels",
     "read_predictions",
+    "reference_chunk_thresholds",
+    "render_monitor_report",
+    "segment_profiles",
+    "split_chunks",
 ]

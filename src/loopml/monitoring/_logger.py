@@ -8,6 +8,13 @@ sink that falls behind (or is down) bounds memory: once a bound is reached ``log
 (returns False) and counts them as dropped. A failed write keeps its rows and is tried again; ``close()``
 writes everything accepted before it returns.
 
+A segment never holds rows of two hours (UTC): a batch is split at hour boundaries, so windows of hours and
+days are made of whole segments. With each segment the writer stores its profiles (one per model version and
+route, ``loopml.monitoring.segment_profiles``), built here in the writer thread, never on the request path.
+
+Failed requests are logged too (``log_error``): one row each, with its status and latency and no inputs, so
+error rates come from the log rather than from one process's memory.
+
 Long runs: each segment is a blob and an index row, so a quiet model would leave many tiny segments; the
 flush interval bounds how late a row becomes readable, not how small a segment may be, and
 ``compact_segments`` merges small ones later.
@@ -27,12 +34,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from loopml._version import __version__
 from loopml.errors import InvalidArgumentError
 from loopml.monitoring._segments import (
+    ANSWERED,
     LogRecord,
     as_text,
     build_table,
     count_outputs,
     count_rows,
     estimate_bytes,
+    hour_of,
     to_parquet,
 )
 
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("loopml.monitoring")
 
 _RETRY_MAX_SECONDS = 30.0
+_ERROR_BYTES = 128  # about what an error row holds
 
 
 class PredictionLogger:
@@ -128,12 +138,16 @@ class PredictionLogger:
         timestamp_ms: int | None = None,
         input_names: Sequence[str] | None = None,
         nbytes: int | None = None,
+        probabilities: Any = None,
+        classes: Sequence[Any] = (),
     ) -> bool:
         """Buffer one request (one or more rows); False, counted as dropped, when the buffer is full or the
         logger is closed. ``inputs`` is a DataFrame, a list of row dicts, one row dict, or a 2-D array whose
         columns ``input_names`` names. Keep ``inputs`` and ``outputs`` unchanged afterwards: they are read
         when written. ``nbytes``: about how much memory the record holds (the request body's size, say), for
-        the bound on buffered bytes; estimated when not given."""
+        the bound on buffered bytes; estimated when not given. ``probabilities``: a classifier's class
+        probabilities, an array (rows, classes) whose columns ``classes`` names; logged as ``proba.<class>``.
+        """
         n = count_rows(inputs)
         names = None
         if getattr(inputs, "ndim", None) == 2 and not hasattr(inputs, "columns"):  # an array, not a DataFrame
@@ -147,6 +161,15 @@ class PredictionLogger:
             raise InvalidArgumentError(
                 f"request {request_id!r} has {n} input row(s) but {count_outputs(outputs)} output(s)."
             )
+        labels: tuple[str, ...] = ()
+        if probabilities is not None:
+            labels = tuple(str(c) for c in classes)
+            shape = getattr(probabilities, "shape", None)
+            if shape is None or len(shape) != 2 or shape[0] != n or shape[1] != len(labels):
+                raise InvalidArgumentError(
+                    f"request {request_id!r}: probabilities must be an array of {n} row(s) x one column per "
+                    f"class ({len(labels)} classes given), not {shape or type(probabilities).__name__}."
+                )
         if timestamp_ms is None:
             timestamp_ms = int(self._clock() * 1000)
         record = LogRecord(
@@ -160,7 +183,47 @@ class PredictionLogger:
             n,
             names,
             estimate_bytes(inputs, n) if nbytes is None else int(nbytes),
+            proba=probabilities,
+            classes=labels,
         )
+        return self._accept(record)
+
+    def log_error(
+        self,
+        *,
+        request_id: str,
+        model_version: int,
+        route: str,
+        status: int,
+        latency_ms: float,
+        timestamp_ms: int | None = None,
+    ) -> bool:
+        """Buffer one failed request: one row with its ``status`` (the 4xx or 5xx its client got) and
+        latency, no inputs or outputs. False, counted as dropped, when the buffer is full or the logger is
+        closed."""
+        if not 400 <= int(status) <= 599:
+            raise InvalidArgumentError(
+                f"request {request_id!r}: log_error takes the status of a failed request (400 to 599), not "
+                f"{status}; log answered predictions with log()."
+            )
+        if timestamp_ms is None:
+            timestamp_ms = int(self._clock() * 1000)
+        record = LogRecord(
+            str(request_id),
+            int(model_version),
+            str(route),
+            None,
+            None,
+            float(latency_ms),
+            int(timestamp_ms),
+            1,
+            nbytes=_ERROR_BYTES,
+            status=int(status),
+        )
+        return self._accept(record)
+
+    def _accept(self, record: LogRecord) -> bool:
+        n = record.rows
         with self._lock:
             if (
                 self._closed
@@ -244,29 +307,47 @@ class PredictionLogger:
         return batch
 
     def _write(self, batch: list[LogRecord]) -> None:
-        """Write ``batch`` as segments of at most ``max_rows_per_segment`` rows (a request is never split);
-        on a failure the unwritten records go back to the front of the buffer and the error is raised."""
-        start = 0
-        while start < len(batch):
-            end, rows = start, 0
-            while end < len(batch) and (end == start or rows + batch[end].rows <= self.max_rows_per_segment):
-                rows += batch[end].rows
-                end += 1
+        """Write ``batch`` as segments of at most ``max_rows_per_segment`` rows, each within one hour (a
+        request is never split); on a failure the unwritten records go back to the front of the buffer, in
+        the order they came, and the error is raised."""
+        segments = self._plan(batch)
+        for done, indices in enumerate(segments):
+            records = [batch[i] for i in indices]
+            rows = sum(r.rows for r in records)
             try:
-                self._write_segment(batch[start:end], rows)
+                self._write_segment(records, rows)
             except BaseException:
+                left = sorted(i for later in segments[done:] for i in later)
                 with self._lock:
                     now = time.monotonic()
-                    for record in reversed(batch[start:]):
-                        self._buffer.appendleft((now, record))
-                        self._buffer_rows += record.rows
+                    for i in reversed(left):
+                        self._buffer.appendleft((now, batch[i]))
+                        self._buffer_rows += batch[i].rows
                 raise
             with self._lock:
                 self._pending_rows -= rows
-                self._pending_bytes -= sum(r.nbytes for r in batch[start:end])
+                self._pending_bytes -= sum(r.nbytes for r in records)
                 self._written += rows
                 self._segments += 1
-            start = end
+
+    def _plan(self, batch: list[LogRecord]) -> list[list[int]]:
+        """The segments ``batch`` makes: indices of its records, by hour (oldest first), then cut by size."""
+        hours: dict[int, list[int]] = {}
+        for i, record in enumerate(batch):
+            hours.setdefault(hour_of(record.timestamp_ms), []).append(i)
+        segments: list[list[int]] = []
+        for hour in sorted(hours):
+            indices, start = hours[hour], 0
+            while start < len(indices):
+                end, rows = start, 0
+                while end < len(indices) and (
+                    end == start or rows + batch[indices[end]].rows <= self.max_rows_per_segment
+                ):
+                    rows += batch[indices[end]].rows
+                    end += 1
+                segments.append(indices[start:end])
+                start = end
+        return segments
 
     def _write_segment(self, records: list[LogRecord], rows: int) -> None:
         table = build_table(
@@ -279,7 +360,9 @@ class PredictionLogger:
         try:
             data = to_parquet(table, metadata)
         except Exception:  # a value of a type Parquet cannot hold: the segment keeps its columns as text
-            data = to_parquet(as_text(table), metadata)
+            table = as_text(table)
+            data = to_parquet(table, metadata)
+        profile_digest = self._store_profiles(table)
         blob = self._artifacts.put_bytes(data)
         self._store.predictions.add_segment(
             self.model,
@@ -290,7 +373,25 @@ class PredictionLogger:
             versions={r.model_version for r in records},
             routes={r.route for r in records},
             created_ms=int(self._clock() * 1000),
+            profile_digest=profile_digest,
+            error_rows=sum(r.rows for r in records if r.status != ANSWERED),
         )
+
+    def _store_profiles(self, table: Any) -> str | None:
+        """Profile the segment and store the profiles' blob; None (the segment is profiled when read) if
+        that fails, so that a column the profiles cannot take never holds the rows back."""
+        from loopml.monitoring._profiles import encode, profile_segment
+
+        try:
+            profiles = profile_segment(table)
+        except Exception as exc:
+            log.warning(
+                "prediction log of %s: profiling a segment failed (%s); it is profiled when read",
+                self.model,
+                exc,
+            )
+            return None
+        return self._artifacts.put_bytes(encode(self.model, profiles)).digest
 
     # -- the background writer
     def _run(self) -> None:

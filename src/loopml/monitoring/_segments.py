@@ -1,10 +1,13 @@
 """Prediction-log segments: buffered records become one Parquet table, typed as the data is.
 
 A segment has the columns ``request_id``, ``row`` (the row's index within its request), ``timestamp_ms``,
-``model``, ``model_version``, ``route`` and ``latency_ms``; then ``input.<column>`` for each input column
-(personal ones hashed, or left out) and ``output`` (or ``output.<i>`` / ``output.<name>`` for a model with
-several outputs). A column whose values do not share one type is stored as text (JSON for nested values), so
-a record is never refused for its types.
+``model``, ``model_version``, ``route``, ``latency_ms`` and ``status`` (200 for an answered prediction, the
+HTTP status of a failed request); then ``input.<column>`` for each input column (personal ones hashed, or
+left out), ``output`` (or ``output.<i>`` / ``output.<name>`` for a model with several outputs) and, for a
+classifier, ``proba.<class>`` for each class's probability. A failed request is one row with its status and
+latency and no inputs or outputs; a segment holds its answered rows first, then its error rows. A column
+whose values do not share one type is stored as text (JSON for nested values), so a record is never refused
+for its types.
 """
 
 from __future__ import annotations
@@ -21,9 +24,36 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ROUTES = ("champion", "canary", "shadow")  # the routes a model server logs requests under
-BASE_COLUMNS = ("request_id", "row", "timestamp_ms", "model", "model_version", "route", "latency_ms")
+BASE_COLUMNS = (
+    "request_id",
+    "row",
+    "timestamp_ms",
+    "model",
+    "model_version",
+    "route",
+    "latency_ms",
+    "status",
+)
 INPUT_PREFIX = "input."
 OUTPUT = "output"
+PROBA_PREFIX = "proba."
+ANSWERED = 200  # the status of a logged prediction; error rows have the 4xx or 5xx the client got
+HOUR_MS = 3_600_000  # segments (and their compaction) never hold rows of two hours: windows merge whole ones
+
+
+def hour_of(timestamp_ms: int) -> int:
+    """The hour (UTC, counted from the epoch) a row timed ``timestamp_ms`` belongs to."""
+    return timestamp_ms // HOUR_MS
+
+
+def is_profiled(column: str) -> bool:
+    """Whether a segment column is in the segment's profiles: inputs, outputs, probabilities, latency."""
+    return (
+        column.startswith((INPUT_PREFIX, PROBA_PREFIX))
+        or column == OUTPUT
+        or column.startswith(OUTPUT + ".")
+        or column == "latency_ms"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +70,13 @@ class LogRecord:
     rows: int
     names: tuple[str, ...] | None = None  # the columns of an array of inputs
     nbytes: int = 0  # about how much memory the record holds, for the buffer's bound
+    status: int = ANSWERED  # a failed request: its status, and no inputs or outputs (None)
+    proba: Any = None  # class probabilities, an array (rows, classes), or None
+    classes: tuple[str, ...] = ()  # the class of each column of ``proba``, as text
+
+    @property
+    def failed(self) -> bool:
+        return self.status != ANSWERED
 
 
 def count_rows(inputs: Any) -> int:
@@ -167,6 +204,8 @@ def build_table(
     it is None."""
     import pyarrow as pa
 
+    answered = [r for r in records if not r.failed]
+    records = answered + [r for r in records if r.failed]  # error rows last: the bulk paths cover the rest
     total = sum(r.rows for r in records)
     request_ids: list[str] = []
     row_index: list[int] = []
@@ -174,7 +213,8 @@ def build_table(
     versions: list[int] = []
     routes: list[str] = []
     latencies: list[float] = []
-    data: dict[str, list[Any]] = {}  # input.* then output*, in the order first seen
+    statuses: list[int] = []
+    data: dict[str, list[Any]] = {}  # input.* then output* and proba.*, in the order first seen
     offset = 0
 
     def add(name: str, values: list[Any]) -> None:
@@ -187,15 +227,18 @@ def build_table(
 
     # requests that all sent a DataFrame of the same columns, or all an array of the same columns (the
     # server's cases), are converted at once
-    frames = [r.inputs for r in records]
+    frames = [r.inputs for r in answered]
     first: Any = frames[0] if frames else None
-    arrays = len(frames) > 1 and _shared_names(records) is not None
+    arrays = len(frames) > 1 and _shared_names(answered) is not None
     bulk = arrays or (
         len(frames) > 1
         and hasattr(first, "columns")
         and first.columns.is_unique
         and all(hasattr(f, "columns") and f.columns.equals(first.columns) for f in frames)
     )
+    # probabilities of the same classes (one model version's answers) are stacked as numbers, not listed
+    classes = answered[0].classes if answered else ()
+    same_classes = bool(classes) and all(r.proba is not None and r.classes == classes for r in answered)
     for r in records:
         n = r.rows
         request_ids.extend([r.request_id] * n)
@@ -204,6 +247,10 @@ def build_table(
         versions.extend([r.model_version] * n)
         routes.extend([r.route] * n)
         latencies.extend([r.latency_ms] * n)
+        statuses.extend([r.status] * n)
+        if r.failed:
+            offset += n
+            continue
         for name, values in [] if bulk else _input_columns(r.inputs, r.names):
             if name in personal:
                 if hasher is None:
@@ -212,13 +259,16 @@ def build_table(
             add(INPUT_PREFIX + name, values)
         for name, values in _output_columns(r.outputs, n):
             add(name, values)
+        if r.proba is not None and not same_classes:
+            for j, label in enumerate(r.classes):
+                add(PROBA_PREFIX + label, r.proba[:, j].tolist())
         offset += n
 
     if bulk:
         if arrays:
             import numpy as np
 
-            merged_columns = _input_columns(np.concatenate(frames), records[0].names)
+            merged_columns = _input_columns(np.concatenate(frames), answered[0].names)
         else:
             import pandas as pd
 
@@ -240,6 +290,7 @@ def build_table(
         "model_version": pa.array(versions, type=pa.int64()),
         "route": pa.array(routes, type=pa.string()),
         "latency_ms": pa.array(latencies, type=pa.float64()),
+        "status": pa.array(statuses, type=pa.int32()),
     }
     inputs = [k for k in data if k.startswith(INPUT_PREFIX)]
     outputs = [k for k in data if not k.startswith(INPUT_PREFIX)]
@@ -247,6 +298,13 @@ def build_table(
         values = data[name]
         values.extend([None] * (total - len(values)))
         columns[name] = _array(values)
+    if same_classes:
+        import numpy as np
+
+        stacked = np.concatenate([r.proba for r in answered]).astype(np.float64, copy=False)
+        missing = pa.nulls(total - len(stacked), pa.float64())  # the error rows
+        for j, label in enumerate(classes):
+            columns[PROBA_PREFIX + label] = pa.concat_arrays([pa.array(stacked[:, j]), missing])
     return pa.table(columns)
 
 

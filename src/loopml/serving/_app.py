@@ -5,6 +5,10 @@ for Prometheus.
 A client mistake is always a 4xx with a JSON body naming the problem: malformed JSON 400, a body that does not
 fit the signature 422, too large 413, a wrong content type 415. Only a fault of the server or the model
 itself is a 500.
+
+Every answered request goes to the prediction log: a prediction as its rows (with a classifier's class
+probabilities, computed in the same predict call: ``_proba``), a failed request (any 4xx or 5xx above) as one
+error row with its status and latency.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from loopml.serving._codec import (
     to_list,
     v2_datatype,
 )
-from loopml.serving._metrics import ServerMetrics
+from loopml.serving._metrics import MonitorReader, ServerMetrics
 from loopml.serving._openapi import openapi_document
+from loopml.serving._proba import Mode, Scored, classes_of, plan, score
 from loopml.serving._routing import Lane, pick_canary
 
 MAX_BODY = 16 * 1024 * 1024
@@ -60,7 +65,10 @@ class ServedModel:
     model: Any  # loopml.models.LoadedModel
     columns: list[str] = field(default_factory=list)
     numeric: bool = field(init=False, default=False)
+    proba_mode: Mode | None = field(init=False, default=None)  # None: no probabilities are computed
+    classes: tuple[str, ...] = field(init=False, default=())  # the probabilities' classes, as text
     _index: Any = field(init=False, default=None, repr=False)
+    _classes: Any = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         signature = self.model.signature
@@ -112,6 +120,23 @@ class ServedModel:
     def predict(self, rows: Any) -> Any:
         return self.model.predict(self.frame(rows), validate=False)
 
+    def score(self, rows: Any) -> Any:
+        """What the lanes call: the prediction, or, once ``plan_probabilities`` found the model has class
+        probabilities, a ``Scored`` with both."""
+        if self.proba_mode is None:
+            return self.predict(rows)
+        return score(self.model, self._classes, self.proba_mode, self.frame(rows))
+
+    def plan_probabilities(self, example: pd.DataFrame | None) -> None:
+        """Compute class probabilities with every prediction from now on, if the model has them (``example``:
+        checked rows of its input example, to compare the one-call answer with ``predict`` on)."""
+        classes = classes_of(self.model)
+        if classes is None:
+            return
+        mode = plan(self.model, classes, example)
+        if mode is not None:
+            self._classes, self.classes, self.proba_mode = classes, tuple(str(c) for c in classes), mode
+
 
 def _columns(model: Any) -> list[str]:
     signature = model.signature
@@ -138,6 +163,7 @@ class ServerOptions:
     canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
     shadow: str | None = None  # a reference that answers a copy of the traffic, at start
     log_predictions: bool = True  # every answered request into the prediction log
+    log_probabilities: bool = True  # a classifier's class probabilities too (computed with its predictions)
     workers: int = 1  # server processes sharing the port (each holds its own routes)
 
 
@@ -148,8 +174,15 @@ class ModelServer:
     (loaded and warmed first) without failing a request.
     """
 
-    def __init__(self, served: ServedModel, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self, served: ServedModel, options: ServerOptions | None = None, monitors: Any = None
+    ) -> None:
         self.options = options or ServerOptions()
+        self._monitors: MonitorReader | None = None
+        self._monitor_repository = monitors  # store.monitors; None: the configured store's
+        self._monitor_watcher: asyncio.Task[None] | None = None
+        self._monitor_lock = asyncio.Lock()
+        self.last_monitor_error: str | None = None
         self.metrics = ServerMetrics()
         self.champion = Lane("champion", served, self.options, self.metrics)
         self.canary: Lane | None = None
@@ -177,13 +210,16 @@ class ModelServer:
             await self.set_routes(self.options.canary, self.options.shadow)
         if "@" in self.served.ref and self.options.reload_interval > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        if self._uses_store():
+            self._monitor_watcher = asyncio.get_running_loop().create_task(self._watch_monitors())
         self.ready = True
         try:
             yield
         finally:
             self.ready = False
-            if self._watcher is not None:
-                self._watcher.cancel()
+            for watcher in (self._watcher, self._monitor_watcher):
+                if watcher is not None:
+                    watcher.cancel()
             for task in list(self._tasks):
                 with contextlib.suppress(Exception):
                     await task
@@ -203,7 +239,14 @@ class ModelServer:
         return PredictionLogger(client.store, client.artifacts, model=self.served.name, personal=personal)
 
     def _log(
-        self, lane: Lane, request_id: str, rows: Any, result: Any, seconds: float, nbytes: int | None = None
+        self,
+        lane: Lane,
+        request_id: str,
+        rows: Any,
+        result: Any,
+        seconds: float,
+        nbytes: int | None = None,
+        proba: Any = None,
     ) -> None:
         if self.logger is None:
             return
@@ -216,6 +259,21 @@ class ModelServer:
             latency_ms=seconds * 1000,
             input_names=lane.served.columns if isinstance(rows, np.ndarray) else None,
             nbytes=nbytes,
+            probabilities=proba,
+            classes=lane.served.classes if proba is not None else (),
+        )
+        if not accepted:
+            self.metrics.log_dropped.inc()
+
+    def _log_error(self, lane: Lane, request_id: str, status: int, seconds: float) -> None:
+        if self.logger is None:
+            return
+        accepted = self.logger.log_error(
+            request_id=request_id,
+            model_version=lane.served.version,
+            route=lane.route,
+            status=status,
+            latency_ms=seconds * 1000,
         )
         if not accepted:
             self.metrics.log_dropped.inc()
@@ -236,6 +294,47 @@ class ModelServer:
             ) as exc:  # the registry is unreachable or the new version will not load: keep serving
                 self.metrics.reload_failures.inc()
                 self.last_reload_error = f"{type(exc).__name__}: {exc}"
+
+    def _uses_store(self) -> bool:
+        """Whether this server has a store to read monitors from: a registered model's, the prediction
+        log's, or one given; a bundle folder served without a log opens none (nor creates one)."""
+        registered = not Path(self.served.ref).is_dir()
+        return self._monitor_repository is not None or self.logger is not None or registered
+
+    async def _watch_monitors(self) -> None:
+        """The monitor gauges, from the store's window results: now, then every reload interval."""
+        while True:
+            await self.refresh_monitors()
+            if self.options.reload_interval <= 0:
+                return
+            await asyncio.sleep(self.options.reload_interval)
+
+    async def refresh_monitors(self) -> None:
+        """Read the newest window of each monitor of the served model (in a thread) and publish it."""
+        async with self._monitor_lock:  # one read at a time: the reader remembers what it saw
+            await self._refresh_monitors()
+
+    async def _refresh_monitors(self) -> None:
+        try:
+            readings = await asyncio.to_thread(self._read_monitors)
+        except Exception as exc:  # the store is unreachable or a row is odd: keep the last values
+            self.metrics.monitor_read_failures.inc()
+            self.last_monitor_error = f"{type(exc).__name__}: {exc}"
+            return
+        if readings is not None:
+            self.metrics.set_monitors(readings)
+
+    def _read_monitors(self) -> Any:
+        if self._monitors is None:
+            repository = self._monitor_repository
+            if repository is None:
+                from loopml.tracking import get_client
+
+                repository = getattr(get_client().store, "monitors", None)
+            if repository is None:  # a store without monitors: no gauges to show
+                return None
+            self._monitors = MonitorReader(repository, self.served.name)
+        return self._monitors.read()
 
     async def _load_lane(self, route: str, ref: str) -> Lane:
         served = await asyncio.to_thread(ServedModel.load, ref)
@@ -502,9 +601,10 @@ class ModelServer:
                 result, predict_s = await lane.predict(frame)
             except (ValueError, TypeError) as exc:  # the model refused these values
                 raise RequestError(422, f"the model cannot predict on this input: {exc}") from None
+            result, proba = (result.labels, result.proba) if isinstance(result, Scored) else (result, None)
             headers["Server-Timing"] = f"predict;dur={predict_s * 1000:.3f}"
             response = _json(encode(result, context, request_id, lane.served), headers=headers)
-            self._log(lane, request_id, frame, result, time.perf_counter() - started, len(body))
+            self._log(lane, request_id, frame, result, time.perf_counter() - started, len(body), proba)
         except RequestError as exc:
             status = exc.status
             response = _json(exc.body(), status, headers)
@@ -517,7 +617,10 @@ class ModelServer:
         finally:
             metrics.in_flight.dec()
             lane.leave()
-        metrics.observe(route, status, time.perf_counter() - started, lane.route)
+        seconds = time.perf_counter() - started
+        metrics.observe(route, status, seconds, lane.route)
+        if status != 200:
+            self._log_error(lane, request_id, status, seconds)
         if status == 200 and self.shadow is not None and frame is not None and lane is not self.shadow:
             if self._shadow_pending >= MAX_SHADOW_PENDING:  # the shadow falls behind: memory stays bounded
                 metrics.shadow_dropped.inc()
@@ -551,17 +654,31 @@ class ModelServer:
         try:
             checked = lane.served.check(frame)
             result, _ = await lane.predict(checked)
-            self._log(lane, request_id, checked, result, time.perf_counter() - started)
+            result, proba = (result.labels, result.proba) if isinstance(result, Scored) else (result, None)
+            self._log(lane, request_id, checked, result, time.perf_counter() - started, proba=proba)
         except Exception:
             status = 500
         finally:
             lane.leave()
             self._shadow_pending -= 1
-        self.metrics.observe("shadow", status, time.perf_counter() - started, "shadow")
+        seconds = time.perf_counter() - started
+        self.metrics.observe("shadow", status, seconds, "shadow")
+        if status != 200:
+            self._log_error(lane, request_id, status, seconds)
 
     async def labels(self, request: Request) -> Response:
         """Ground truth by request id, for joining with the prediction log later: ``{"labels": {"<request
         id>": label, ...}}`` or ``{"labels": [{"request_id": ..., "label": ...}]}``."""
+        try:
+            response = await self._labels(request)
+        except LoopmlError as exc:  # labels the log cannot take
+            response = _json({"error": str(exc)}, 422)
+        except Exception as exc:  # the store failed: still an answer, and counted
+            response = _json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+        self.metrics.requests.labels(protocol="labels", route="none", status=str(response.status_code)).inc()
+        return response
+
+    async def _labels(self, request: Request) -> Response:
         if "name" in request.path_params:
             unknown = self._known(request)
             if unknown is not None:
@@ -708,6 +825,7 @@ def app_from_environment() -> Starlette:
         shadow=os.environ.get("LOOPML_SERVE_SHADOW") or None,
         admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
         workers=int(os.environ.get("LOOPML_SERVE_WORKERS", "1")),
+        log_probabilities=os.environ.get("LOOPML_SERVE_LOG_PROBA", "1") == "1",
     )
     served = ServedModel.load(os.environ["LOOPML_SERVE_REF"], os.environ.get("LOOPML_SERVE_AS") or None)
     return ModelServer(served, options).app()

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopml.serving._proba import Scored
+
 Predict = Callable[[Any], Any]
 Merge = Callable[[list[Any]], Any]
 
@@ -151,11 +153,14 @@ class Batcher:
             else:
                 merged = self.merge(frames)
                 result, seconds = await loop.run_in_executor(self._thread, self._timed, merged)
-                result = np.asarray(result)
+                if not isinstance(result, Scored):  # answers with their probabilities slice themselves
+                    result = np.asarray(result)
                 outputs, start = [], 0
                 for f in frames:
-                    outputs.append((result[start : start + len(f)], seconds))
-                    start += len(f)
+                    stop = start + len(f)
+                    part = result.rows(start, stop) if isinstance(result, Scored) else result[start:stop]
+                    outputs.append((part, seconds))
+                    start = stop
         except Exception as exc:
             if len(frames) == 1:
                 _settle(items[0][1], error=exc)

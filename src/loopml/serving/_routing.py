@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from loopml.serving._batcher import Batcher
+from loopml.serving._proba import EXAMPLE_ROWS
 
 if TYPE_CHECKING:
     from loopml.serving._app import ServedModel, ServerOptions
@@ -28,11 +29,12 @@ class Lane:
         self.route = route
         self.served = served
         self.metrics = metrics
+        self.probabilities = options.log_predictions and options.log_probabilities
         self.active = 0  # requests that took this lane and are not answered yet
         self.batcher: Batcher | None = None
         if options.batching:
             self.batcher = Batcher(
-                served.predict,
+                served.score,
                 max_batch=options.max_batch,
                 max_wait=options.max_wait_ms / 1000,
                 on_batch=metrics.batch_size.observe,
@@ -42,7 +44,7 @@ class Lane:
 
     async def start(self) -> None:
         """Warm the model (one predict on its input example), then take requests."""
-        seconds = await asyncio.to_thread(warm, self.served)
+        seconds = await asyncio.to_thread(warm, self.served, self.probabilities)
         if self.batcher is not None:
             if seconds is not None:
                 self.batcher.call_seconds = seconds  # a slow model is kept off the event loop from the start
@@ -63,7 +65,7 @@ class Lane:
         if self.batcher is not None:
             return await self.batcher.submit_timed(frame)
         result, seconds = await asyncio.get_running_loop().run_in_executor(
-            None, _timed, self.served.predict, frame
+            None, _timed, self.served.score, frame
         )
         self.metrics.predict_duration.observe(seconds)
         return result, seconds
@@ -87,9 +89,10 @@ def _timed(predict: Any, frame: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def warm(served: ServedModel) -> float | None:
+def warm(served: ServedModel, probabilities: bool = False) -> float | None:
     """One prediction on the model's input example, so the first real request does not pay for lazy setup;
-    the seconds a second one took (None without an example)."""
+    the seconds a second one took (None without an example). With ``probabilities``, first decide how the
+    model's class probabilities (if any) are computed with its predictions."""
     example = None
     meta = getattr(served.model, "meta", None)
     if meta is not None and hasattr(meta, "example_frame"):
@@ -97,12 +100,20 @@ def warm(served: ServedModel) -> float | None:
             example = meta.example_frame()
         except Exception:
             example = None
+    if probabilities:
+        checked = None
+        if example is not None and len(example):
+            try:
+                checked = served.frame(served.check(pd.DataFrame(example).head(EXAMPLE_ROWS)))
+            except Exception:  # an example that does not fit its own signature: decide without it
+                checked = None
+        served.plan_probabilities(checked)
     if example is None or not len(example):
         return None
     rows = served.check(pd.DataFrame(example).head(1))
-    served.predict(rows)
+    served.score(rows)
     started = time.perf_counter()
-    served.predict(rows)
+    served.score(rows)
     return time.perf_counter() - started
 
 

@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
             "AuditRepository",
             "DatasetRepository",
             "ModelRepository",
+            "MonitorRepository",
             "PredictionRepository",
             "RunRepository",
             "StepRepository",
@@ -42,6 +43,7 @@ _EXPORTS: dict[str, str] = {
         name: "loopml.store._model_entities"
         for name in ("AuditEvent", "GateRecord", "ModelEvaluation", "ModelVersion", "RegisteredModel")
     },
+    **{name: "loopml.store._monitor_entities" for name in ("Alert", "AlertEvent", "Monitor", "WindowResult")},
     **{name: "loopml.store._prediction_entities" for name in ("PredictionLabel", "PredictionSegment")},
     "parse_filter": "loopml.store._filter",
     "parse_order_by": "loopml.store._filter",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         AuditRepository,
         DatasetRepository,
         ModelRepository,
+        MonitorRepository,
         PredictionRepository,
         RunRepository,
         StepRepository,
@@ -84,12 +87,15 @@ if TYPE_CHECKING:
         ModelVersion,
         RegisteredModel,
     )
+    from loopml.store._monitor_entities import Alert, AlertEvent, Monitor, WindowResult
     from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
     from loopml.store._readonly import find_dataset_version
     from loopml.store._revisions import HEAD, REVISIONS
     from loopml.store._sql import SqlStore
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
     "Artifact",
     "AuditEvent",
     "AuditRepository",
@@ -106,6 +112,8 @@ __all__ = [
     "ModelEvaluation",
     "ModelRepository",
     "ModelVersion",
+    "Monitor",
+    "MonitorRepository",
     "PredictionLabel",
     "PredictionRepository",
     "PredictionSegment",
@@ -118,6 +126,7 @@ __all__ = [
     "StepRecord",
     "StepRepository",
     "Store",
+    "WindowResult",
     "find_dataset_version",
     "parse_filter",
     "parse_order_by",

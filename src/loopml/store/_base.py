@@ -2,13 +2,14 @@
 
 ``store.runs`` holds experiments and runs (params, tags, metrics, artifacts); ``store.datasets`` the
 dataset versions, their tags, and which runs read or wrote them; ``store.predictions`` the index of the
-prediction log. Later layers add their own
-repositories (``store.datasets``, ``store.models``, ...) next to it. Every implementation passes the contract
+prediction log; ``store.monitors`` the monitors, their window results and alerts. Later layers add their own
+repositories next to these. Every implementation passes the contract
 suite in ``tests/store``.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ from loopml.store._model_entities import (
     ModelVersion,
     RegisteredModel,
 )
+from loopml.store._monitor_entities import Alert, AlertEvent, Monitor, WindowResult
 from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
 
 
@@ -227,8 +229,11 @@ class PredictionRepository(Protocol):
         versions: Iterable[int],
         routes: Iterable[str],
         created_ms: int,
+        profile_digest: str | None = None,
+        error_rows: int = 0,
     ) -> PredictionSegment:
-        """Index a segment blob; the same digest again for the same model returns the segment there."""
+        """Index a segment blob (and its profile blob); the same digest again for the same model returns the
+        segment there."""
         ...
 
     def segments(
@@ -256,6 +261,75 @@ class PredictionRepository(Protocol):
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> list[PredictionLabel]: ...
+    def referenced_digests(self) -> Iterator[str]:
+        """The segments' blobs and their profile blobs, for ``loopml gc``."""
+        ...
+
+
+class MonitorRepository(Protocol):
+    """Monitors, the results of their windows, their alerts and each alert's history (``_sql_monitors.py``).
+    Deleting a monitor deletes its windows, alerts and alert events with it."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        model: str,
+        route: str | None,
+        config: Mapping[str, Any],
+        reference: Mapping[str, Any],
+        created_ms: int,
+        created_by: str,
+    ) -> Monitor:
+        """Record a new monitor; a name already taken raises ``ConflictError``."""
+        ...
+
+    def get(self, name: str) -> Monitor: ...
+    # the methods after this one write builtins.list: here `list` is the method
+    def list(self, model: str | None = None) -> list[Monitor]: ...
+    def update(
+        self,
+        name: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        reference: Mapping[str, Any] | None = None,
+        updated_ms: int,
+    ) -> Monitor: ...
+    def delete(self, name: str) -> None: ...
+    def put_windows(self, monitor_id: str, results: Sequence[WindowResult]) -> None:
+        """Upsert on (monitor_id, start_ms, end_ms, model_version, slice): the later computation wins."""
+        ...
+
+    def windows(
+        self,
+        monitor_id: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        model_version: int | None = None,
+        slice: str | None = None,
+    ) -> builtins.list[WindowResult]:
+        """The windows overlapping [since_ms, until_ms), by start."""
+        ...
+
+    def save_alert(self, alert: Alert) -> Alert:
+        """Insert (``id`` "" gets a new one) or update by id; a second firing alert of the same monitor, rule
+        and key raises ``ConflictError``."""
+        ...
+
+    def alerts(self, monitor_id: str | None = None, state: str | None = None) -> builtins.list[Alert]: ...
+    def add_alert_event(
+        self,
+        alert_id: str,
+        *,
+        at_ms: int,
+        kind: str,
+        notifier: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> AlertEvent: ...
+    def alert_events(
+        self, alert_id: str | None = None, monitor_id: str | None = None
+    ) -> builtins.list[AlertEvent]: ...
     def referenced_digests(self) -> Iterator[str]: ...
 
 
@@ -274,6 +348,8 @@ class Store(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def predictions(self) -> PredictionRepository: ...
+    @property
+    def monitors(self) -> MonitorRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...

@@ -8,7 +8,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PredictionSegment:
-    """One Parquet blob of logged requests of a model: rows timed ``min_ts`` to ``max_ts`` (ms, inclusive)."""
+    """One Parquet blob of logged requests of a model: rows timed ``min_ts`` to ``max_ts`` (ms, inclusive),
+    all within one hour (UTC). ``num_rows`` counts every row, ``error_rows`` those of failed requests (one
+    each); ``profile_digest`` is the blob of the segment's profiles (``loopml.monitoring.segment_profiles``),
+    None for a segment written before segments had them."""
 
     id: str
     model: str
@@ -19,6 +22,8 @@ class PredictionSegment:
     versions: tuple[int, ...]
     routes: tuple[str, ...]
     created_ms: int
+    profile_digest: str | None = None
+    error_rows: int = 0
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,8 @@ audit_events = Table(
 )
 
 # The prediction log: each row indexes one Parquet segment (a blob) of logged requests of a model, with the
-# time range and the versions and routes it holds, so a reader opens only the segments a window needs.
+# time range and the versions and routes it holds, so a reader opens only the segments a window needs; and
+# the blob of its profiles (one per version and route), so a window's statistics merge without its rows.
 prediction_segments = Table(
     "prediction_segments",
     metadata,
@@ -290,6 +291,8 @@ prediction_segments = Table(
     Column("versions_json", Text, nullable=False),  # the model versions in the segment, e.g. [3, 4]
     Column("routes_json", Text, nullable=False),  # the routes in the segment, e.g. ["canary", "champion"]
     Column("created_ms", BigInteger, nullable=False),
+    Column("profile_digest", String(64), nullable=True),  # None: written before segments had profiles
+    Column("error_rows", Integer, nullable=False, server_default="0"),  # of num_rows: failed requests
     # a segment written twice (a retry after the index write failed) is recorded once
     UniqueConstraint("model", "digest", name="uq_prediction_segments_digest"),
     Index("ix_prediction_segments_model_ts", "model", "max_ts", "min_ts"),
@@ -304,4 +307,71 @@ prediction_labels = Table(
     Column("label_json", Text, nullable=False),
     Column("at_ms", BigInteger, nullable=False),
     Index("ix_prediction_labels_model_at", "model", "at_ms"),
+)
+
+# A monitor watches one registered model (and optionally one route) against a reference.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("model", String(128), nullable=False),
+    Column("route", String(32), nullable=True),
+    Column("config_json", Text, nullable=False),
+    Column("reference_json", Text, nullable=False),  # where the reference is: dataset, blob digests
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_monitors_model", "model"),
+)
+
+# One row per computed window of a monitor, model version and slice ("" = all rows): checking a window
+# again replaces its row, so `monitor check` run twice stores the same rows.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor_id", String(32), ForeignKey("monitors.id"), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("end_ms", BigInteger, primary_key=True),
+    Column("model_version", Integer, primary_key=True),
+    Column("slice", String(255), primary_key=True),
+    Column("metrics_json", Text, nullable=False),
+    Column("details_json", Text, nullable=False),
+    Column("computed_ms", BigInteger, nullable=False),
+)
+
+# One row per incident of a rule on a slice. ``firing`` is true while it fires and NULL once resolved:
+# NULLs never collide in a unique constraint, so each (monitor, rule, slice) has at most one open alert
+# even when two checks run at once.
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("monitor_id", String(32), ForeignKey("monitors.id"), nullable=False),
+    Column("rule", String(500), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("firing", Boolean, nullable=True),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("resolved_ms", BigInteger, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("window_start_ms", BigInteger, nullable=False),
+    Column("last_notified_ms", BigInteger, nullable=True),
+    Column("details_json", Text, nullable=False),
+    UniqueConstraint("monitor_id", "rule", "key", "firing", name="uq_monitor_alerts_open"),
+    Index("ix_monitor_alerts_monitor_opened", "monitor_id", "opened_ms"),
+)
+
+# An alert's history, append-only: opened, notified, notify_failed (with the error), suppressed, resolved.
+monitor_alert_events = Table(
+    "monitor_alert_events",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("alert_id", String(32), ForeignKey("monitor_alerts.id"), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("notifier", String(128), nullable=False),
+    Column("details_json", Text, nullable=False),
+    Index("ix_monitor_alert_events_alert", "alert_id", "at_ms"),
 )

@@ -22,6 +22,7 @@ from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
 from loopml.store._revisions import HEAD, REVISIONS
 from loopml.store._sql_datasets import SqlDatasetRepository
 from loopml.store._sql_models import SqlAuditRepository, SqlModelRepository
+from loopml.store._sql_monitors import SqlMonitorRepository
 from loopml.store._sql_predictions import SqlPredictionRepository
 from loopml.store._sql_runs import SqlRunRepository
 from loopml.store._sql_steps import SqlStepRepository
@@ -49,6 +50,7 @@ class SqlStore:
         self.models = SqlModelRepository(self)
         self.audit = SqlAuditRepository(self)
         self.predictions = SqlPredictionRepository(self)
+        self.monitors = SqlMonitorRepository(self)
 
     @property
     def url(self) -> str:
@@ -129,6 +131,7 @@ class SqlStore:
         yield from self.datasets.referenced_digests()
         yield from self.models.referenced_digests()
         yield from self.predictions.referenced_digests()
+        yield from self.monitors.referenced_digests()
 
     def close(self) -> None:
         self.engine.dispose()

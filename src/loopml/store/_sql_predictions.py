@@ -2,7 +2,8 @@
 
 The logged rows themselves live in Parquet segments in the blob store; this repository keeps their index (a
 row per segment, with its time range, versions and routes, so a window reads only the segments it needs) and
-the labels that arrive later for a request id. Recording the same segment twice (a retry after the index write
+the labels that arrive later for a request id; each segment also names the blob of its profiles and counts
+its error rows. Recording the same segment twice (a retry after the index write
 failed) keeps one row, so a segment is never counted twice.
 """
 
@@ -55,12 +56,15 @@ class SqlPredictionRepository:
         versions: Iterable[int],
         routes: Iterable[str],
         created_ms: int,
+        profile_digest: str | None = None,
+        error_rows: int = 0,
     ) -> PredictionSegment:
-        """Index a segment blob; the same digest again for the same model returns the segment there."""
-        if num_rows < 0 or min_ts > max_ts:
+        """Index a segment blob (and its profile blob); the same digest again for the same model returns the
+        segment there."""
+        if num_rows < 0 or min_ts > max_ts or not 0 <= error_rows <= num_rows:
             raise InvalidArgumentError(
-                f"a prediction segment needs num_rows >= 0 and min_ts <= max_ts (got {num_rows}, "
-                f"{min_ts}..{max_ts})."
+                "a prediction segment needs num_rows >= 0, min_ts <= max_ts and 0 <= error_rows <= num_rows "
+                f"(got {num_rows}, {min_ts}..{max_ts}, {error_rows} error rows)."
             )
         row = {
             "id": _segment_id(),
@@ -72,6 +76,8 @@ class SqlPredictionRepository:
             "versions_json": json.dumps(sorted({int(v) for v in versions})),
             "routes_json": json.dumps(sorted({str(r) for r in routes})),
             "created_ms": created_ms,
+            "profile_digest": profile_digest,
+            "error_rows": error_rows,
         }
 
         def write(conn: Connection) -> PredictionSegment:
@@ -111,6 +117,8 @@ class SqlPredictionRepository:
                 "versions_json": json.dumps(sorted(s.versions)),
                 "routes_json": json.dumps(sorted(s.routes)),
                 "created_ms": s.created_ms,
+                "profile_digest": s.profile_digest,
+                "error_rows": s.error_rows,
             }
             for s in new
         ]
@@ -193,10 +201,13 @@ class SqlPredictionRepository:
         return [PredictionLabel(r.model, r.request_id, json.loads(r.label_json), r.at_ms) for r in found]
 
     def referenced_digests(self) -> Iterator[str]:
+        """The segments' blobs and their profile blobs, for ``loopml gc``."""
         with self._store.read() as conn:
-            rows = conn.execute(select(_S.digest).distinct()).all()
-        for row in rows:
-            yield row[0]
+            rows = conn.execute(select(_S.digest, _S.profile_digest)).all()
+        for digest, profile_digest in rows:
+            yield digest
+            if profile_digest is not None:
+                yield profile_digest
 
 
 def _segment_id() -> str:
@@ -215,4 +226,6 @@ def _segment(row: Row[Any]) -> PredictionSegment:
         versions=tuple(json.loads(row.versions_json)),
         routes=tuple(json.loads(row.routes_json)),
         created_ms=row.created_ms,
+        profile_digest=row.profile_digest,
+        error_rows=row.error_rows,
     )
