@@ -41,10 +41,6 @@ REL_TOL = 1e-6
 # a relative tolerance would compare rounding noise
 ABS_TOL = 1e-15
 
-needs_drift = pytest.mark.skipif(
-    not hasattr(lm, "drift"), reason="lm.drift does not exist yet (issue 13, part 1 builds it)"
-)
-
 
 @cache
 def load(name: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -70,7 +66,7 @@ def close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
-# -- the fixtures themselves (these run whether or not lm.drift exists)
+# -- the fixtures themselves
 
 
 def test_fixtures_cover_what_the_issue_asks() -> None:
@@ -107,7 +103,6 @@ def test_fixtures_are_whole_and_small() -> None:
 # -- agreement
 
 
-@needs_drift
 @pytest.mark.parametrize("name", PAIRS)
 def test_drift_agrees_with_evidently(name: str) -> None:
     doc, reference, current = load(name)
@@ -154,3 +149,40 @@ def test_drift_agrees_with_evidently(name: str) -> None:
     if not close(dataset["drift_share"], report.drift_share):
         differ("dataset", "drift share", dataset["drift_share"], report.drift_share)
     assert not problems, "lm.drift and Evidently disagree:\n" + "\n".join(problems)
+
+
+# -- drift from profiles, on the same pairs
+
+
+def test_profiles_give_the_exact_verdicts_on_the_fixture_columns() -> None:
+    """What a monitor does for a window too large to read: ``profile_drift`` from mergeable profiles (with
+    the quantile sketches' size monitoring uses) must reach ``lm.drift``'s verdict on at least 98 % of the
+    fixture columns, and every disagreement must lie within 10 % of the threshold."""
+    from loopml.monitoring import profile_drift
+    from loopml.monitoring._profiles import MONITOR_KLL_K
+
+    same, disagreements = 0, []
+    for name in PAIRS:
+        doc, reference, current = load(name)
+        if doc["text_columns"]:
+            continue  # profiles hold no text: a monitor reads text columns' rows
+        tests, share = chosen_tests(doc), doc["drift_share"]
+        exact = lm.drift(reference, current, tests=tests, drift_share=share)
+        approx = profile_drift(
+            lm.data.profile_frame(reference, kll_k=MONITOR_KLL_K),
+            lm.data.profile_frame(current, kll_k=MONITOR_KLL_K),
+            tests=tests,
+            drift_share=share,
+        )
+        for column, row in exact.columns.items():
+            got = approx.columns[column]
+            assert got.test == row.test, (name, column)
+            if got.drifted == row.drifted:
+                same += 1
+            else:
+                disagreements.append((name, column, row.score, got.score, row.threshold))
+    total = same + len(disagreements)
+    assert total >= 200
+    assert same / total >= 0.98, disagreements
+    for name, column, exact_score, _, threshold in disagreements:
+        assert abs(exact_score - threshold) <= 0.1 * abs(threshold), (name, column)
