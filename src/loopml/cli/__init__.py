@@ -31,6 +31,7 @@ _COMMANDS = {
     "gate": "_models",
     "gc": "_maintenance",
     "models": "_models",
+    "monitor": "_monitor",
     "pipeline": "_pipeline",
     "predictions": "_predictions",
     "runs": "_runs",

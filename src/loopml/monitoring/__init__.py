@@ -1,5 +1,6 @@
 """Monitoring: the prediction log (segments and their profiles, writer, reader) and late labels; drift (from
-rows or from profiles); alert rules, notifiers and the alert manager; later windows.
+rows or from profiles); monitors that cut the log into windows and compare them with a reference (drift,
+performance, checks); alert rules, notifiers and the alert manager.
 
 Names resolve on first use, so importing ``loopml.monitoring`` loads neither pyarrow nor pandas.
 """
@@ -49,6 +50,19 @@ _EXPORTS: dict[str, str] = {
     **{name: "loopml.monitoring._personal" for name in ("hash_value", "prediction_salt")},
     "profile_drift": "loopml.monitoring._profile_drift",
     **{
+        name: "loopml.monitoring._monitor"
+        for name in (
+            "MonitorCheck",
+            "add_monitor",
+            "check_monitor",
+            "delete_monitor",
+            "get_monitor",
+            "list_monitors",
+            "monitor_report",
+            "monitor_windows",
+        )
+    },
+    **{
         name: "loopml.monitoring._reader"
         for name in ("compact_segments", "join_labels", "log_labels", "read_labels", "read_predictions")
     },
@@ -64,6 +78,16 @@ if TYPE_CHECKING:
     from loopml.monitoring._cbpe import CBPE
     from loopml.monitoring._drift import ColumnDrift, DriftReport, column_drift, drift
     from loopml.monitoring._logger import PredictionLogger
+    from loopml.monitoring._monitor import (
+        MonitorCheck,
+        add_monitor,
+        check_monitor,
+        delete_monitor,
+        get_monitor,
+        list_monitors,
+        monitor_report,
+        monitor_windows,
+    )
     from loopml.monitoring._notifiers import (
         AlertMessage,
         EmailNotifier,
@@ -102,6 +126,7 @@ __all__ = [
     "DriftReport",
     "EmailNotifier",
     "LogNotifier",
+    "MonitorCheck",
     "NotificationError",
     "Notifier",
     "PredictionLogger",
@@ -110,17 +135,24 @@ __all__ = [
     "SegmentProfile",
     "Threshold",
     "WebhookNotifier",
+    "add_monitor",
+    "check_monitor",
     "chunk_values",
     "column_drift",
     "compact_segments",
+    "delete_monitor",
     "drift",
     "fixed",
+    "get_monitor",
     "hash_value",
     "join_labels",
     "learned",
+    "list_monitors",
     "log_labels",
     "merge_segment_profiles",
     "metric_bounds",
+    "monitor_report",
+    "monitor_windows",
     "notifier_from_config",
     "prediction_salt",
     "profile_drift",

@@ -1,0 +1,669 @@
+"""One window's results: counts and latencies of every request, drift of each column, the reference
+dataset's checks and the performance, as one ``WindowResult`` per model version and slice.
+
+**Drift** follows one rule per column: when the reference has at most ``EXACT_LIMIT`` (1,000)
+non-null values of a column, the window's rows of that column are read and the exact test runs
+(``column_drift``: KS, chi-squared, z); otherwise the window's merged segment profiles are compared with the
+reference's profile (``profile_drift``: Wasserstein, Jensen-Shannon, from sketches), so a day of a million
+rows is checked without reading them. Text columns always go by rows (a domain classifier). The prediction
+(``output``) and, once labels arrive, the target go through the same machinery; ``drift_share`` counts the
+features only. Error rows never reach drift or performance: they have no inputs.
+
+**Metrics** are flat, what alert rules read: ``rows``, ``errors``, ``error_rate`` (failed requests /
+requests), ``latency_p50_ms`` and ``latency_p99_ms`` (per request, errors included; when nothing needs the
+window's rows, from the segment profiles instead: of answered rows, within the quantile sketch's error),
+``prediction_rate`` (rows per hour), ``drift_share``, ``drifted``, ``drift(<col>)``, ``drifted(<col>)``,
+``null_fraction(<col>)``, ``new_categories(<col>)``, ``new_classes(<target>)``, ``<test>(<col>)`` for a test
+a rule names, ``check.<name>`` (1 passed, 0 failed), ``labelled_rows``, ``label_coverage``, the realised
+metrics and ``estimated.<metric>``.
+
+**Details** (JSON): ``drift`` (``drift_share``, ``drifted``, and per column ``kind``, ``test``,
+``statistic``, ``p_value``, ``threshold``, ``drifted``, ``method`` ("exact" or "profile"), ``details``),
+``target_drift`` (the same for the target), ``errors_by_status``, ``performance`` (the version's stored
+metrics and each metric's difference), ``thresholds`` (each metric's band and whether the window breaches
+it), ``checks`` (the check report), ``problems`` (per column, why it could not be tested).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from loopml.errors import LoopmlError
+from loopml.monitoring._performance import LABEL, Estimator, attach_labels, compare, new_classes, realised
+from loopml.monitoring._reference import EXACT_LIMIT, INPUT_PREFIX, Reference, log_name, version_metrics
+from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec, profile_rows
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from loopml.data import ColumnProfile, Profile
+    from loopml.data.checks import Check
+    from loopml.store import Store, WindowResult
+
+MAX_SLICES = 20  # slices of a segment column per window: the most frequent values
+# checks of a dataset that mean nothing for a window or cannot be rebuilt from their name
+_NOT_FOR_WINDOWS = ("row_count", "in_set")
+_CHECK = re.compile(r"^(not_null|unique|in_range|max_null_fraction|has_column|matches_regex)\((.*)\)$", re.S)
+
+
+@dataclass
+class Plan:
+    """What a check of one monitor computes in every window, worked out once."""
+
+    store: Store
+    monitor_id: str
+    model: str
+    spec: WindowSpec
+    reference: Reference
+    text_columns: frozenset[str] = frozenset()
+    segment_by: str | None = None
+    tests: dict[str, Any] = field(default_factory=dict)  # column -> test name or (name, threshold)
+    drift_share: float = 0.5
+    extra: list[tuple[str, str, str]] = field(default_factory=list)  # (metric key, test, column) rules ask
+    new_category_columns: frozenset[str] = frozenset()  # columns a rule asks new_categories of
+    checks: list[str] = field(default_factory=list)
+    estimator: Estimator | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)  # metric -> Threshold (a band to stay in)
+    max_slices: int = MAX_SLICES
+    _metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return self.reference.features
+
+    @property
+    def drift_columns(self) -> list[str]:
+        """The columns tested for drift: the features, then the prediction."""
+        return [*self.features, self.reference.prediction]
+
+    def exact(self, column: str) -> bool:
+        """Whether ``column`` is tested on rows (a small reference, or text) rather than on profiles."""
+        count = self.reference.count(column)
+        return column in self.text_columns or (count is not None and count <= EXACT_LIMIT)
+
+    def row_columns(self, labelled: bool) -> list[str]:
+        """The log columns a window's rows must be read with (empty: profiles are enough)."""
+        ref = self.reference
+        wanted = [c for c in self.drift_columns if self.exact(c)]
+        wanted += [
+            column for _, _, column in self.extra if column in self.drift_columns and self.exact(column)
+        ]
+        if self.segment_by is not None:
+            wanted += [*self.drift_columns, self.segment_by, "latency_ms"]
+        wanted += [c for c in (_check_column(name) for name in self.checks) if c is not None]
+        if self.checks and any(_check_column(name) is None for name in self.checks):
+            wanted += self.features
+        if labelled or self.estimator is not None:
+            wanted += [ref.prediction, *(ref.task.proba_columns if ref.task else ())]
+        return list(dict.fromkeys(log_name(c, self.features) for c in wanted if c in self.known_columns))
+
+    @property
+    def known_columns(self) -> list[str]:
+        ref = self.reference
+        return [*self.drift_columns, *(ref.task.proba_columns if ref.task else ()), "latency_ms"]
+
+    def version_metrics(self, version: int) -> dict[str, float]:
+        return version_metrics(self.store, self.model, version, self._metrics)
+
+
+def monitor_profile(profile: Profile, features: Sequence[str]) -> Profile:
+    """A window's profile (log names) with the features under their own names, as the reference has them."""
+    columns = []
+    for column in profile.columns:
+        name = column.name
+        if name.startswith(INPUT_PREFIX) and name[len(INPUT_PREFIX) :] in features:
+            column = replace(column, name=name[len(INPUT_PREFIX) :])
+        columns.append(column)
+    return replace(profile, columns=columns)
+
+
+def monitor_rows(rows: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """A window's rows (log names) with the features under their own names."""
+    renames = {f"{INPUT_PREFIX}{f}": f for f in features if f"{INPUT_PREFIX}{f}" in rows.columns}
+    return rows.rename(columns=renames)
+
+
+# -- counts -----------------------------------------------------------------------------------------------
+
+
+def _percentile(values: np.ndarray[Any, Any], q: float) -> float | None:
+    import numpy as np
+
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def request_counts(meta: pd.DataFrame, hours: float) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Rows, errors, error rate, latencies and rate of a window's log rows (errors included)."""
+    import numpy as np
+
+    ok = (meta["status"] == OK_STATUS).to_numpy()
+    first = (meta["row"].fillna(0) == 0).to_numpy()  # one row per request carries its latency
+    rows, errors = int(ok.sum()), int((~ok).sum())
+    requests = int((ok & first).sum()) + errors
+    latency = meta["latency_ms"].to_numpy(dtype=float)[first | ~ok]
+    latency = latency[np.isfinite(latency)]
+    by_status = meta.loc[~ok, "status"].value_counts().sort_index()
+    metrics: dict[str, float | None] = {
+        "rows": float(rows),
+        "errors": float(errors),
+        "error_rate": errors / requests if requests else None,
+        "latency_p50_ms": _percentile(latency, 50),
+        "latency_p99_ms": _percentile(latency, 99),
+        "prediction_rate": rows / hours if hours > 0 else None,
+    }
+    return metrics, {"errors_by_status": {str(k): int(v) for k, v in by_status.items()}}
+
+
+def _empty_counts(hours: float) -> dict[str, float | None]:
+    return {
+        "rows": 0.0,
+        "errors": 0.0,
+        "error_rate": None,
+        "latency_p50_ms": None,
+        "latency_p99_ms": None,
+        "prediction_rate": 0.0 if hours > 0 else None,
+    }
+
+
+def profile_counts(found: VersionProfile, hours: float) -> dict[str, float | None]:
+    """Rows, errors and latencies of one version from its merged segment profiles (no row read)."""
+    requests = found.requests + found.errors
+    latency: dict[float, float] = {}
+    if found.profile is not None:
+        try:
+            latency = found.profile["latency_ms"].quantiles((0.5, 0.99))
+        except KeyError:
+            latency = {}
+    return {
+        "rows": float(found.rows),
+        "errors": float(found.errors),
+        "error_rate": found.errors / requests if requests else None,
+        "latency_p50_ms": latency.get(0.5),
+        "latency_p99_ms": latency.get(0.99),
+        "prediction_rate": found.rows / hours if hours > 0 else None,
+    }
+
+
+def _slice_counts(rows: pd.DataFrame, hours: float) -> dict[str, float | None]:
+    import numpy as np
+
+    first = (rows["row"].fillna(0) == 0).to_numpy()
+    latency = rows["latency_ms"].to_numpy(dtype=float)[first] if "latency_ms" in rows.columns else np.zeros(0)
+    latency = latency[np.isfinite(latency)]
+    return {
+        "rows": float(len(rows)),
+        "errors": None,  # error rows have no inputs: they belong to no slice
+        "error_rate": None,
+        "latency_p50_ms": _percentile(latency, 50),
+        "latency_p99_ms": _percentile(latency, 99),
+        "prediction_rate": len(rows) / hours if hours > 0 else None,
+    }
+
+
+# -- drift ------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in JSON types: numpy scalars as Python numbers, NaN and infinities as null."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            value = str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _drift_entry(found: Any, method: str) -> dict[str, Any]:
+    return {
+        "kind": found.kind,
+        "test": found.test,
+        "statistic": _plain(found.statistic),
+        "p_value": _plain(found.p_value),
+        "threshold": _plain(found.threshold),
+        "drifted": bool(found.drifted),
+        "method": method,
+        "details": _plain(dict(found.details or {})),
+    }
+
+
+def _test_of(spec: Any) -> tuple[str | None, float | None]:
+    if spec is None:
+        return None, None
+    if isinstance(spec, list | tuple):
+        return str(spec[0]), float(spec[1])
+    return str(spec), None
+
+
+@dataclass
+class _Columns:
+    """The values of one group (a version, or one of its slices) the tests read."""
+
+    rows: pd.DataFrame | None  # monitor names (features by name), with ``label`` when labels came
+    profile: Profile | None  # monitor names
+
+    def values(self, column: str) -> pd.Series[Any] | None:
+        if self.rows is None or column not in self.rows.columns:
+            return None
+        return self.rows[column]
+
+    def stats(self, column: str) -> ColumnProfile | None:
+        if self.profile is None:
+            return None
+        try:
+            return self.profile[column]
+        except KeyError:
+            return None
+
+
+def _exact_drift(plan: Plan, column: str, current: pd.Series[Any], test: Any) -> Any:
+    from loopml.monitoring import column_drift
+
+    name, threshold = _test_of(test)
+    return column_drift(
+        column,
+        plan.reference.column(column),
+        current,
+        kind="text" if column in plan.text_columns else None,
+        test=name,
+        threshold=threshold,
+    )
+
+
+def _drift(
+    plan: Plan,
+    group: _Columns,
+    columns: Sequence[str],
+    tests: Mapping[str, Any],
+    problems: dict[str, str],
+) -> dict[str, tuple[Any, str]]:
+    """Each column's ColumnDrift and how it was found ("exact" or "profile"); a column that cannot be
+    tested gets a line in ``problems`` instead."""
+    out: dict[str, tuple[Any, str]] = {}
+    by_profile: dict[str, Any] = {}
+    for column in columns:
+        if plan.reference.count(column) is None:
+            problems[column] = "the reference has no such column"
+            continue
+        if plan.exact(column):
+            current = group.values(column)
+            if current is None or current.notna().sum() == 0:
+                problems[column] = "no values in this window (is the column logged?)"
+                continue
+            try:
+                out[column] = (_exact_drift(plan, column, current, tests.get(column)), "exact")
+            except LoopmlError as exc:
+                problems[column] = str(exc)
+            continue
+        by_profile[column] = tests.get(column)
+    if not by_profile:
+        return out
+    from loopml.monitoring import profile_drift
+
+    for column, test in by_profile.items():
+        stats = group.stats(column)
+        if group.profile is None or stats is None or stats.count == 0:
+            problems[column] = "no values in this window (is the column logged?)"
+            continue
+        try:
+            report = profile_drift(
+                plan.reference.profile,
+                group.profile,
+                columns=[column],
+                tests=None if test is None else {column: test if not isinstance(test, list) else tuple(test)},
+            )
+            out[column] = (report.columns[column], "profile")
+        except LoopmlError as exc:
+            problems[column] = str(exc)
+    return out
+
+
+def _category_values(stats: ColumnProfile | None) -> set[str] | None:
+    """The distinct values a profile knows exactly (few values), or its frequent values; None: unknown."""
+    if stats is None:
+        return None
+    counts = getattr(stats, "counts", None)
+    if counts is not None:
+        return {str(k) for k in counts}
+    if stats.categories is not None:
+        return {str(v) for v in stats.categories}
+    top = stats.top(100) if stats.frequent is not None else []
+    return {str(v) for v, _ in top} if top else None
+
+
+def _new_categories(plan: Plan, group: _Columns, column: str) -> float | None:
+    known = _category_values(_ref_stats(plan, column))
+    if known is None:
+        return None
+    values = group.values(column)
+    if values is not None:
+        seen = {str(v) for v in values.dropna().unique().tolist()}
+    else:
+        found = _category_values(group.stats(column))
+        if found is None:
+            return None
+        seen = found
+    return float(len(seen - known))
+
+
+def _ref_stats(plan: Plan, column: str) -> ColumnProfile | None:
+    try:
+        return plan.reference.profile[column]
+    except KeyError:
+        return None
+
+
+def _null_fraction(group: _Columns, column: str) -> float | None:
+    values = group.values(column)
+    if values is not None:
+        return float(values.isna().mean()) if len(values) else None
+    stats = group.stats(column)
+    return None if stats is None or stats.rows == 0 else float(stats.null_fraction)
+
+
+# -- checks -----------------------------------------------------------------------------------------------
+
+
+def window_checks(report: Mapping[str, Any] | None, features: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The names of a dataset's checks (from its stored report) a window can run, and those it cannot:
+    row counts (of the reference, not of a window), value sets (their values are not kept), custom checks
+    (code is not kept) and checks of columns the log does not have."""
+    runnable, skipped = [], []
+    for result in (report or {}).get("results", []):
+        name = str(result.get("name", ""))
+        column = result.get("column")
+        if (
+            _CHECK.match(name) is None
+            or name.startswith(_NOT_FOR_WINDOWS)
+            or (column is not None and column not in features)
+        ):
+            skipped.append(name)
+        else:
+            runnable.append(name)
+    return runnable, skipped
+
+
+def _check_column(name: str) -> str | None:
+    match = _CHECK.match(name)
+    if match is None:
+        return None
+    return match.group(2).split(", ", 1)[0]
+
+
+def build_check(name: str) -> Check:
+    """The check a stored check's name stands for (``in_range(temp, -40.0, 120.0)``)."""
+    from loopml.data import checks
+
+    match = _CHECK.match(name)
+    if match is None:
+        raise ValueError(name)
+    kind, args = match.groups()
+    if kind in ("not_null", "unique"):
+        return checks.not_null(args) if kind == "not_null" else checks.unique(args)
+    if kind == "in_range":
+        column, low, high = args.rsplit(", ", 2)
+        return checks.in_range(column, _number(low), _number(high))
+    if kind == "max_null_fraction":
+        column, fraction = args.rsplit(", ", 1)
+        return checks.max_null_fraction(column, float(fraction))
+    if kind == "has_column":
+        column, _, type_name = args.partition(", ")
+        return checks.has_column(column, type_name or None)
+    column, _, pattern = args.partition(", ")
+    return checks.matches_regex(column, str(ast.literal_eval(pattern)))
+
+
+def _number(text: str) -> float | None:
+    """A bound as the check's name shows it: ``None``, ``0`` or ``0.5`` (an int stays an int, so the rebuilt
+    check has the same name)."""
+    value = ast.literal_eval(text)
+    if value is not None and not isinstance(value, int | float):
+        raise ValueError(text)
+    return value
+
+
+def _run_checks(names: Sequence[str], rows: pd.DataFrame) -> tuple[dict[str, float | None], dict[str, Any]]:
+    import pyarrow as pa
+
+    from loopml.data.checks import run_checks
+
+    built = []
+    for name in names:
+        try:
+            built.append(build_check(name))
+        except (ValueError, SyntaxError, LoopmlError):
+            continue
+    if not built:
+        return {}, {}
+    table = pa.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False)
+    report = run_checks(built, table.schema, table.to_batches())
+    metrics: dict[str, float | None] = {f"check.{r.name}": 1.0 if r.passed else 0.0 for r in report.results}
+    return metrics, _plain(report.to_dict())
+
+
+# -- one window -------------------------------------------------------------------------------------------
+
+
+def compute_window(
+    plan: Plan,
+    data: WindowData,
+    *,
+    computed_ms: int,
+    fallback_version: int,
+) -> list[WindowResult]:
+    """The results of one window: one per model version in it (``fallback_version`` for an empty window),
+    each followed by one per slice of the segment column."""
+    from loopml.store import WindowResult
+
+    window = data.window
+    results: list[WindowResult] = []
+
+    def result(
+        version: int, slice_name: str, metrics: dict[str, float | None], details: dict[str, Any]
+    ) -> None:
+        details = {"window": {"spec": plan.spec.text, "hours": window.hours}, **details}
+        results.append(
+            WindowResult(
+                monitor_id=plan.monitor_id,
+                start_ms=window.start_ms,
+                end_ms=window.end_ms,
+                model_version=version,
+                slice=slice_name,
+                metrics={k: _plain(v) for k, v in metrics.items()},
+                details=_plain(details),
+                computed_ms=computed_ms,
+            )
+        )
+
+    labels: dict[str, Any] = {}
+    if plan.reference.target is not None and data.segments:
+        found = plan.store.predictions.labels(plan.model, data.request_ids())
+        labels = {lb.request_id: lb.label for lb in found}
+    wanted = plan.row_columns(labelled=bool(labels))
+    # nothing to read row by row: counts and latencies come from the segment profiles too, so the window's
+    # blobs are never read (latency quantiles are then those of answered rows, from the profile's sketch)
+    by_profiles = not wanted and not labels and plan.reference.target is None and data.profiled()
+    profiles = None
+    if by_profiles or any(not plan.exact(c) for c in plan.drift_columns):
+        profiles = data.profiles()
+    meta = None if by_profiles else data.meta()
+    if meta is not None:
+        versions = sorted({int(v) for v in meta["model_version"].dropna().unique().tolist()})
+    else:
+        versions = sorted(v for v, p in (profiles or {}).items() if p.rows or p.errors)
+
+    if not versions:
+        counts = _empty_counts(window.hours)
+        result(fallback_version, "", {**counts, "drift_share": None, "drifted": None}, {"empty": True})
+        return results
+
+    if wanted and labels:
+        wanted = ["request_id", *wanted]
+    rows_all = monitor_rows(data.rows(wanted), plan.features) if wanted else None
+    for version in versions:
+        found_profile = None if profiles is None else profiles.get(version)
+        if meta is not None:
+            counts, extra = request_counts(meta[meta["model_version"] == version], window.hours)
+        else:
+            assert found_profile is not None
+            counts, extra = profile_counts(found_profile, window.hours), {"counts": "profile"}
+        rows = None
+        if rows_all is not None:
+            rows = rows_all[rows_all["model_version"] == version].reset_index(drop=True)
+            if plan.reference.target is not None:
+                rows = attach_labels(rows, labels)
+        profile = None
+        if found_profile is not None and found_profile.profile is not None:
+            profile = monitor_profile(found_profile.profile, plan.features)
+        metrics, details = _group(plan, version, _Columns(rows, profile), counts)
+        result(version, "", metrics, {**extra, **details})
+        if plan.segment_by is not None and rows is not None and len(rows):
+            for value, sub in _slices(rows, plan.segment_by, plan.max_slices):
+                sub_profile = profile_rows(sub[[c for c in plan.known_columns if c in sub.columns]])
+                metrics, details = _group(
+                    plan, version, _Columns(sub, sub_profile), _slice_counts(sub, window.hours)
+                )
+                result(version, f"{plan.segment_by}={value}", metrics, details)
+    return results
+
+
+def _slices(rows: pd.DataFrame, column: str, limit: int) -> list[tuple[str, pd.DataFrame]]:
+    if column not in rows.columns:
+        return []
+    keys = rows[column].map(lambda v: "<missing>" if v is None or v != v else str(v))
+    top = keys.value_counts().head(limit).index.tolist()
+    return [(str(value), rows[keys == value].reset_index(drop=True)) for value in sorted(top)]
+
+
+def _group(
+    plan: Plan, version: int, group: _Columns, counts: dict[str, float | None]
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+
+    ref = plan.reference
+    metrics: dict[str, float | None] = dict(counts)
+    problems: dict[str, str] = {}
+    details: dict[str, Any] = {}
+    if not counts.get("rows"):
+        metrics.update(drift_share=None, drifted=None)
+        return metrics, details
+
+    # drift of the features and the prediction
+    drifts = _drift(plan, group, plan.drift_columns, plan.tests, problems)
+    columns = {c: _drift_entry(d, how) for c, (d, how) in drifts.items()}
+    for column, (found, _) in drifts.items():
+        metrics[f"drift({column})"] = _plain(found.statistic)
+        metrics[f"drifted({column})"] = 1.0 if found.drifted else 0.0
+    verdicts = [drifts[c][0].drifted for c in plan.features if c in drifts]
+    share = sum(verdicts) / len(verdicts) if verdicts else None
+    metrics["drift_share"] = share
+    metrics["drifted"] = None if share is None else (1.0 if share >= plan.drift_share else 0.0)
+    details["drift"] = {"drift_share": share, "drifted": metrics["drifted"] == 1.0, "columns": columns}
+
+    # the tests rules ask for by name
+    for key, test, column in plan.extra:
+        if column == ref.target:
+            continue
+        found_extra = _drift(plan, group, [column], {column: test}, {})
+        if column in found_extra:
+            metrics[key] = _plain(found_extra[column][0].statistic)
+
+    for column in plan.drift_columns:
+        metrics[f"null_fraction({column})"] = _null_fraction(group, column)
+        stats = _ref_stats(plan, column)
+        if column in plan.new_category_columns or (stats is not None and stats.kind == "categorical"):
+            metrics[f"new_categories({column})"] = _new_categories(plan, group, column)
+
+    # the reference dataset's checks, on the window's rows
+    if plan.checks and group.rows is not None:
+        check_metrics, report = _run_checks(
+            plan.checks, group.rows[[c for c in plan.features if c in group.rows]]
+        )
+        metrics.update(check_metrics)
+        if report:
+            details["checks"] = report
+
+    # performance, realised and estimated, and the target's drift once labels came
+    rows = group.rows
+    if ref.target is not None and rows is not None and LABEL in rows.columns:
+        labelled = rows[rows[LABEL].notna()]
+        if ref.task is not None:
+            found_perf = realised(rows, ref.task)
+            metrics.update(found_perf)
+            compared = compare(found_perf, plan.version_metrics(version))
+            details["performance"] = {"reference_version": version, "compared": compared}
+            if len(labelled):
+                metrics[f"new_classes({ref.target})"] = float(new_classes(labelled[LABEL].tolist(), ref.task))
+        else:
+            metrics["labelled_rows"] = float(len(labelled))
+            metrics["label_coverage"] = len(labelled) / len(rows) if len(rows) else None
+        if len(labelled):
+            metrics.update(_target_drift(plan, labelled[LABEL], details, problems))
+    if plan.estimator is not None and rows is not None:
+        metrics.update(plan.estimator.estimate(rows))
+    breaches = {}
+    for metric, band in plan.thresholds.items():
+        for key in (metric, f"estimated.{metric}"):
+            value = metrics.get(key)
+            if value is not None:
+                breaches[key] = {**band.to_dict(), "value": value, "breached": band.breached(value)}
+    if breaches:
+        details["thresholds"] = breaches
+    if problems:
+        details["problems"] = problems
+    return metrics, details
+
+
+def _target_drift(
+    plan: Plan, labels: pd.Series[Any], details: dict[str, Any], problems: dict[str, str]
+) -> dict[str, float | None]:
+    """Drift of the labels that came against the reference's target, by the same rule as any column."""
+    import pandas as pd
+
+    target = plan.reference.target
+    assert target is not None
+    values = pd.Series(labels.tolist(), name=target)  # JSON values: let pandas type them
+    exact = plan.exact(target)
+    if exact:
+        with contextlib.suppress(TypeError, ValueError):
+            values = values.astype(plan.reference.column(target).dtype)
+    frame = pd.DataFrame({target: values})
+    group = _Columns(frame, None if exact else profile_rows(frame))
+    metrics: dict[str, float | None] = {}
+    found = _drift(plan, group, [target], plan.tests, problems)
+    if target in found:
+        drift, how = found[target]
+        metrics[f"drift({target})"] = _plain(drift.statistic)
+        metrics[f"drifted({target})"] = 1.0 if drift.drifted else 0.0
+        details["target_drift"] = _drift_entry(drift, how)
+    for key, test, column in plan.extra:
+        if column == target:
+            more = _drift(plan, group, [column], {column: test}, {})
+            if column in more:
+                metrics[key] = _plain(more[column][0].statistic)
+    return metrics
+
+
+__all__ = [
+    "MAX_SLICES",
+    "Plan",
+    "build_check",
+    "compute_window",
+    "monitor_profile",
+    "monitor_rows",
+    "request_counts",
+    "window_checks",
+]

@@ -1,0 +1,452 @@
+"""Monitors over simulated days, with an injected clock: predictions logged with explicit timestamps through
+the real PredictionLogger into a real SqlStore and LocalArtifactStore, a sensor that drifts from day 3, and
+labels that arrive two days late. Nothing sleeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+import loopml as lm
+from loopml.artifacts import LocalArtifactStore
+from loopml.data import checks
+from loopml.errors import ConflictError, InvalidArgumentError, RuleError
+from loopml.monitoring import (
+    PredictionLogger,
+    add_monitor,
+    check_monitor,
+    list_monitors,
+    log_labels,
+    monitor_windows,
+)
+from loopml.monitoring._windows import DAY_MS, HOUR_MS
+from loopml.registry._evaluate import evaluate as evaluate_rows
+from loopml.store import SqlStore, WindowResult
+from loopml.tracking import TrackingClient
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+FEATURES = ["temperature", "pressure", "vibration", "machine"]
+MODEL = "pump"
+
+
+def world(n: int, rng: np.random.Generator, offset: float = 0.0) -> pd.DataFrame:
+    """Pumps: failures follow the true temperature and the vibration; the logged temperature is what the
+    sensor reads (``offset`` above the truth once it drifts)."""
+    true_temperature = rng.normal(70.0, 5.0, n)
+    frame = pd.DataFrame(
+        {
+            "temperature": true_temperature + offset,
+            "pressure": rng.normal(30.0, 3.0, n),
+            "vibration": rng.gamma(2.0, 1.0, n),
+            "machine": rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    logit = (
+        0.6 * (true_temperature - 70.0) + 1.5 * (frame["vibration"] - 2.0) + 0.8 * (frame["machine"] == "C")
+    )
+    frame["failure"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return frame
+
+
+@dataclass
+class Pumps:
+    """A registered, evaluated model and a way to log its traffic day by day."""
+
+    client: TrackingClient
+    model: Any
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
+    labels: dict[int, dict[str, int]] = field(default_factory=dict)  # day -> request id -> label
+
+    def log_day(
+        self,
+        day: int,
+        *,
+        offset: float = 0.0,
+        rows_per_hour: int = 40,
+        version: int | Any = 1,
+        route: str = "champion",
+        errors_per_hour: int = 0,
+        tweak: Any = None,
+    ) -> None:
+        """One day of requests of one row each, ``rows_per_hour`` an hour; ``version`` may be a function of
+        the hour (an alias that moves)."""
+        truth: dict[str, int] = {}
+        clock = lambda: (T0 + (day + 1) * DAY_MS) / 1000  # noqa: E731
+        store, artifacts = self.client.store, self.client.artifacts
+        with PredictionLogger(store, artifacts, model=MODEL, flush_interval=3600.0, clock=clock) as logger:
+            for hour in range(24):
+                frame = world(rows_per_hour, self.rng, offset)
+                x = frame[FEATURES]
+                predicted = self.model.predict(x)
+                proba = self.model.predict_proba(x)
+                if tweak is not None:  # what reaches the log differs from what the model saw
+                    x = tweak(x.copy())
+                v = version(hour) if callable(version) else version
+                for i in range(rows_per_hour):
+                    rid = f"{route}-d{day}-h{hour}-{i}"
+                    logger.log(
+                        request_id=rid,
+                        model_version=v,
+                        route=route,
+                        inputs=x.iloc[[i]],
+                        outputs=predicted[i : i + 1],
+                        probabilities=proba[i : i + 1],
+                        classes=list(self.model.classes_),
+                        latency_ms=2.0 + (i % 10),
+                        timestamp_ms=T0 + day * DAY_MS + hour * HOUR_MS + i * 60_000,
+                    )
+                    truth[rid] = int(frame["failure"].iloc[i])
+                for j in range(errors_per_hour):
+                    logger.log_error(
+                        request_id=f"{route}-d{day}-h{hour}-err{j}",
+                        model_version=v,
+                        route=route,
+                        status=500,
+                        latency_ms=100.0,
+                        timestamp_ms=T0 + day * DAY_MS + hour * HOUR_MS + 30_000 + j,
+                    )
+                logger.flush()  # one segment an hour, as a server's would be
+        self.labels[day] = truth
+
+    def send_labels(self, day: int, at_ms: int) -> None:
+        log_labels(self.client.store, MODEL, self.labels[day], at_ms=at_ms)
+
+
+def train(client: TrackingClient, holdout_rows: int = 1200, evaluate: bool = True) -> Pumps:
+    rng = np.random.default_rng(0)
+    data = world(3000, rng)
+    model = make_pipeline(
+        ColumnTransformer([("machine", OneHotEncoder(), ["machine"])], remainder="passthrough"),
+        LogisticRegression(max_iter=1000),
+    ).fit(data[FEATURES], data["failure"])
+    lm.register_model(MODEL, model, input_example=data[FEATURES].head(), client=client)
+    holdout = world(holdout_rows, rng)
+    version = lm.data.add(
+        "pump-holdout",
+        holdout,
+        checks=[checks.not_null("temperature"), checks.in_range("pressure", 0, 100)],
+        client=client,
+    )
+    if evaluate:
+        lm.evaluate(f"{MODEL}:1", version, target="failure", client=client)
+    return Pumps(client, model)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TrackingClient]:
+    store = SqlStore(f"sqlite:///{tmp_path / 'loopml.db'}")
+    yield TrackingClient(store, LocalArtifactStore(tmp_path / "artifacts"))
+    store.close()
+
+
+def at(day: int, minutes: int = 5) -> float:
+    """The clock a few minutes into ``day``: the day before is complete."""
+    return (T0 + day * DAY_MS + minutes * 60_000) / 1000
+
+
+def _main(windows: list[WindowResult]) -> list[WindowResult]:
+    return sorted((w for w in windows if w.slice == ""), key=lambda w: (w.start_ms, w.model_version))
+
+
+@pytest.mark.slow
+def test_drift_in_the_right_window_and_performance_once_late_labels_land(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=3000)
+    add_monitor(
+        "pumps",
+        MODEL,
+        route="champion",
+        rules=["drifted(temperature) >= 1 for 2 windows", "accuracy < 0.75"],
+        client=client,
+        clock=lambda: at(0, 0),
+    )
+    offsets = [0.0, 0.0, 0.0, 4.0, 6.0, 8.0, 10.0]  # the sensor reads high from day 3, more each day
+    for day, offset in enumerate(offsets):
+        pumps.log_day(day, offset=offset, rows_per_hour=60)
+        if day >= 2:
+            pumps.send_labels(day - 2, at_ms=T0 + day * DAY_MS + 23 * HOUR_MS)  # two days late
+        outcome = check_monitor("pumps", client=client, clock=lambda day=day: at(day + 1))
+        # the new day, and the day the labels that came are for: no other window is computed again
+        expected = {day} if day < 2 else {day - 2, day}
+        assert {(w.start_ms - T0) // DAY_MS for w in outcome.computed} == expected
+
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.start_ms for w in windows] == [T0 + d * DAY_MS for d in range(7)]
+    assert all(w.model_version == 1 and w.metrics["rows"] == 1440 for w in windows)
+
+    # drift: the temperature from day 3 on, nothing before; the other features never
+    assert [w.metrics["drifted(temperature)"] for w in windows] == [0, 0, 0, 1, 1, 1, 1]
+    for w in windows:
+        assert w.metrics["drifted(pressure)"] == 0 and w.metrics["drifted(vibration)"] == 0
+        assert w.metrics["drifted(machine)"] == 0
+        assert w.metrics["drift_share"] == pytest.approx(0.25 if w.start_ms >= T0 + 3 * DAY_MS else 0.0)
+        assert w.details["drift"]["columns"]["temperature"]["method"] == "profile"  # 3,000 reference rows
+    assert windows[3].metrics["drifted(output)"] == 1  # the model predicts more failures
+
+    # labels of days 0..4 came two days late; each window was computed again when they did
+    assert [w.metrics.get("label_coverage") for w in windows] == [1.0] * 5 + [0.0] * 2
+    assert [w.computed_ms for w in windows] == [int(at(min(d + 2, 6) + 1) * 1000) for d in range(5)] + [
+        int(at(6) * 1000),
+        int(at(7) * 1000),
+    ]
+    evaluation = client.store.models.evaluations(client.store.models.get_version(MODEL, 1).id)[0]
+    reference_accuracy = evaluation.evaluation["metrics"]["accuracy"]
+    accuracy = [w.metrics.get("accuracy") for w in windows]
+    for value in accuracy[:3]:
+        assert value == pytest.approx(reference_accuracy, abs=0.05)
+    assert (
+        accuracy[3] < reference_accuracy - 0.08 and accuracy[4] < accuracy[3]
+    )  # the sensor misleads the model
+    assert accuracy[5] is None and accuracy[6] is None  # no labels yet
+    assert windows[4].details["performance"]["compared"]["accuracy"]["delta"] < -0.15
+    assert windows[4].details["thresholds"]["accuracy"]["breached"] is True  # below its learned band
+    assert windows[0].details["thresholds"]["accuracy"]["breached"] is False
+    # target drift once labels came, by the same machinery
+    assert [w.metrics.get("drifted(failure)") for w in windows] == [0, 0, 0, 0, 0, None, None]
+    # before labels: an estimated performance from the probabilities, in every window
+    assert all(w.metrics.get("estimated.accuracy") is not None for w in windows)
+
+    # one alert for the drift incident, not one per window: it opened when day 4 was checked
+    monitor = list_monitors(client=client)[0]
+    alerts = client.store.monitors.alerts(monitor.id)
+    drift_alerts = [a for a in alerts if a.rule.startswith("drifted(temperature)")]
+    assert len(drift_alerts) == 1 and drift_alerts[0].firing
+    assert drift_alerts[0].opened_ms == int(at(5) * 1000)
+    accuracy_alerts = [a for a in alerts if a.rule.startswith("accuracy")]
+    assert len(accuracy_alerts) == 1 and accuracy_alerts[0].opened_ms == int(at(6) * 1000)  # day 3's labels
+
+
+def test_checking_twice_stores_the_same_results(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", client=client)
+    for day in range(2):
+        pumps.log_day(day, rows_per_hour=10)
+    first = check_monitor("pumps", client=client, clock=lambda: at(2))
+    assert first.windows == 2
+    before = monitor_windows("pumps", client=client)
+    again = check_monitor("pumps", client=client, clock=lambda: at(2))
+    assert again.computed == [] and again.unchanged == 2
+    assert monitor_windows("pumps", client=client) == before
+    forced = check_monitor("pumps", force=True, client=client, clock=lambda: at(2))
+    assert forced.windows == 2
+    assert [w.metrics for w in monitor_windows("pumps", client=client)] == [w.metrics for w in before]
+
+
+def test_a_small_reference_runs_the_exact_tests_on_rows(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", client=client)
+    pumps.log_day(0, rows_per_hour=10, offset=8.0)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    (window,) = monitor_windows("pumps", client=client)
+    columns = window.details["drift"]["columns"]
+    assert columns["temperature"]["method"] == "exact" and columns["temperature"]["test"] == "ks"
+    assert columns["machine"]["test"] in ("chisquare", "z")
+    assert window.metrics["drifted(temperature)"] == 1 and window.metrics["drifted(pressure)"] == 0
+    assert window.metrics["check.not_null(temperature)"] == 1
+    assert window.metrics["check.in_range(pressure, 0, 100)"] == 1
+
+
+def test_statistics_rules_ask_for(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    rules = ["psi(temperature) > 0.2", "new_categories(machine) > 0", "null_fraction(pressure) > 0.05"]
+    add_monitor("pumps", MODEL, window="1d", rules=rules, client=client)
+
+    def tweak(x: pd.DataFrame) -> pd.DataFrame:
+        x.loc[x.index[:2], "machine"] = "D"  # a machine type the reference never had
+        x.loc[x.index[2:4], "pressure"] = None
+        return x
+
+    pumps.log_day(0, rows_per_hour=10, tweak=tweak)
+    outcome = check_monitor("pumps", client=client, clock=lambda: at(1))
+    (window,) = monitor_windows("pumps", client=client)
+    assert window.metrics["psi(temperature)"] is not None and window.metrics["psi(temperature)"] < 0.2
+    assert window.metrics["new_categories(machine)"] == 1
+    assert window.metrics["null_fraction(pressure)"] == pytest.approx(0.2)
+    assert window.metrics["check.not_null(temperature)"] == 1
+    assert sorted(a.rule for a in outcome.firing) == [
+        "new_categories(machine) > 0",
+        "null_fraction(pressure) > 0.05",
+    ]
+
+
+def test_an_alias_move_inside_a_window_gives_one_result_per_version(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, route="champion", window="1d", client=client)
+    pumps.log_day(0, rows_per_hour=10, version=lambda hour: 1 if hour < 12 else 2)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [(w.model_version, w.metrics["rows"]) for w in windows] == [(1, 120), (2, 120)]
+    assert {w.start_ms for w in windows} == {T0}
+
+
+def test_an_empty_window_is_stored_as_empty(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", rules=["prediction_rate < 1"], client=client)
+    pumps.log_day(0, rows_per_hour=10)
+    pumps.log_day(2, rows_per_hour=10)  # the server was down on day 1
+    outcome = check_monitor("pumps", client=client, clock=lambda: at(3))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [240, 0, 240]
+    empty = windows[1]
+    assert empty.model_version == 1 and empty.metrics["prediction_rate"] == 0
+    assert empty.metrics["drift_share"] is None and empty.details.get("empty") is True
+    assert [a.rule for a in outcome.firing] == [] or all(
+        a.window_start_ms == T0 + DAY_MS for a in outcome.firing
+    )
+
+
+def test_errors_and_latency_come_from_the_log(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1h", client=client)
+    pumps.log_day(0, rows_per_hour=10, errors_per_hour=2)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    window = _main(monitor_windows("pumps", client=client))[0]
+    assert window.metrics["rows"] == 10 and window.metrics["errors"] == 2
+    assert window.metrics["error_rate"] == pytest.approx(2 / 12)
+    assert window.metrics["latency_p99_ms"] == pytest.approx(100.0)
+    assert window.metrics["prediction_rate"] == 10
+    assert window.details["errors_by_status"] == {"500": 2}
+
+
+def test_slices_by_a_segment_column(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", segment_by="machine", client=client)
+    pumps.log_day(0, rows_per_hour=20)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = monitor_windows("pumps", client=client)
+    slices = {w.slice: w.metrics["rows"] for w in windows}
+    assert set(slices) == {"", "machine=A", "machine=B", "machine=C"}
+    assert slices["machine=A"] + slices["machine=B"] + slices["machine=C"] == slices[""]
+
+
+def test_count_windows(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="100 rows", client=client)
+    pumps.log_day(0, rows_per_hour=10)  # 240 rows: two complete windows of 100
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [100, 100]
+    assert windows[1].start_ms == windows[0].end_ms
+    pumps.log_day(1, rows_per_hour=10)
+    check_monitor("pumps", client=client, clock=lambda: at(2))
+    windows = _main(monitor_windows("pumps", client=client))
+    assert [w.metrics["rows"] for w in windows] == [100] * 4 and windows[2].start_ms == windows[1].end_ms
+
+
+def test_a_regressor_gets_regression_metrics(client: TrackingClient) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(5)
+
+    def rows(n: int) -> pd.DataFrame:
+        x = rng.normal(0, 1, n)
+        return pd.DataFrame({"x": x, "y": 3 * x + rng.normal(0, 0.1, n) + 10})
+
+    train_rows = rows(500)
+    model = LinearRegression().fit(train_rows[["x"]], train_rows["y"])
+    lm.register_model("reg", model, input_example=train_rows[["x"]].head(), client=client)
+    held_out = rows(300)
+    holdout = lm.data.add("reg-holdout", held_out, client=client)
+    # stored as lm.evaluate("reg:1", ...) would (which asks a loaded regressor for probabilities today)
+    evaluation = evaluate_rows(model, held_out, target="y")
+    version = client.store.models.get_version("reg", 1)
+    client.store.models.add_evaluation(
+        version.id, evaluation.to_json(), created_ms=T0, dataset_version_id=holdout.id
+    )
+    monitor = add_monitor("reg", "reg", window="1h", client=client)
+    assert monitor.reference["task"]["task"] == "regression" and "mae" in monitor.config["thresholds"]
+    live = rows(50)
+    with PredictionLogger(client.store, client.artifacts, model="reg", flush_interval=3600.0) as logger:
+        for i in range(len(live)):
+            x = live[["x"]].iloc[[i]]
+            logger.log(
+                request_id=f"r{i}",
+                model_version=1,
+                route="champion",
+                inputs=x,
+                outputs=model.predict(x),
+                latency_ms=1.0,
+                timestamp_ms=T0 + i * 1000,
+            )
+    log_labels(client.store, "reg", {f"r{i}": float(y) for i, y in enumerate(live["y"])}, at_ms=T0 + HOUR_MS)
+    check_monitor("reg", client=client, clock=lambda: at(0, 65))
+    (window,) = monitor_windows("reg", client=client)  # the first hour, complete at 01:05
+    assert window.metrics["mae"] == pytest.approx(0.08, abs=0.03) and window.metrics["label_coverage"] == 1.0
+    assert "estimated.mae" not in window.metrics  # CBPE estimates classifiers only
+
+
+class TestBadInput:
+    def test_a_rule_naming_an_unknown_column(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        with pytest.raises(RuleError, match=r"unknown column 'temprature'.*did you mean temperature"):
+            add_monitor("pumps", MODEL, rules=["psi(temprature) > 0.2"], client=client)
+        assert list_monitors(client=client) == []
+
+    def test_a_model_without_evaluation_and_no_reference(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300, evaluate=False)
+        with pytest.raises(
+            InvalidArgumentError, match=r"pump:1 has no reference.*no stored evaluation.*reference="
+        ):
+            add_monitor("pumps", MODEL, client=client)
+
+    def test_a_reference_given_instead(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300, evaluate=False)
+        monitor = add_monitor("pumps", MODEL, reference="pump-holdout:1", target="failure", client=client)
+        assert monitor.reference["dataset"] == "pump-holdout:1" and monitor.config["target"] == "failure"
+        assert monitor.reference["task"]["classes"] == [0, 1]
+
+    def test_a_name_taken(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        add_monitor("pumps", MODEL, client=client)
+        with pytest.raises(ConflictError, match="monitor rm pumps"):
+            add_monitor("pumps", MODEL, window="1h", client=client)
+
+    def test_unknown_features_and_windows(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        with pytest.raises(InvalidArgumentError, match="no column 'humidity'"):
+            add_monitor("pumps", MODEL, features=["humidity"], client=client)
+        with pytest.raises(InvalidArgumentError, match="'1h', '6h', '1d'"):
+            add_monitor("pumps", MODEL, window="15m", client=client)
+        with pytest.raises(InvalidArgumentError, match="segment_by names 'colour'"):
+            add_monitor("pumps", MODEL, segment_by="colour", client=client)
+
+
+def test_personal_columns_are_not_compared(client: TrackingClient) -> None:
+    rng = np.random.default_rng(1)
+    data = world(400, rng)
+    data["owner"] = [f"person-{i % 7}" for i in range(len(data))]
+    model = LogisticRegression().fit(data[["pressure", "vibration"]], data["failure"])
+    example = data[["pressure", "vibration", "owner"]].head()
+    lm.register_model("p", model, input_example=example, personal=["owner"], client=client)
+    lm.data.add("p-holdout", data, client=client)
+    reference = "p-holdout:1"
+    with pytest.raises(InvalidArgumentError, match="owner: personal data"):
+        add_monitor("p", "p", reference=reference, target="failure", features=["owner"], client=client)
+
+
+@pytest.mark.postgres
+def test_a_scenario_on_postgres(postgres_schema_url: str, tmp_path: Path) -> None:
+    store = SqlStore(postgres_schema_url)
+    try:
+        client = TrackingClient(store, LocalArtifactStore(tmp_path / "pg-artifacts"))
+        pumps = train(client, holdout_rows=600)
+        add_monitor("pumps", MODEL, window="1d", client=client)
+        pumps.log_day(0, rows_per_hour=10)
+        pumps.log_day(1, rows_per_hour=10, offset=8.0)
+        pumps.send_labels(0, at_ms=T0 + 2 * DAY_MS)
+        check_monitor("pumps", client=client, clock=lambda: at(2, 10))
+        assert check_monitor("pumps", client=client, clock=lambda: at(2, 10)).computed == []
+        windows = _main(monitor_windows("pumps", client=client))
+        assert [w.metrics["drifted(temperature)"] for w in windows] == [0, 1]
+        assert [w.metrics["label_coverage"] for w in windows] == [1.0, 0.0]
+    finally:
+        store.close()
