@@ -21,7 +21,9 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
-VENVS_DIR = BENCH_DIR / ".venvs"  # git-ignored: other tools' virtualenvs
+# git-ignored: other tools' virtualenvs; LOOPML_BENCH_VENVS points elsewhere (say, a checkout's shared
+# folder from a git worktree, so the tools are not installed twice)
+VENVS_DIR = Path(os.environ.get("LOOPML_BENCH_VENVS") or BENCH_DIR / ".venvs").resolve()
 WORK_DIR = BENCH_DIR / ".work"  # git-ignored: scripts, databases and raw results of bench runs
 RESULTS_FILE = BENCH_DIR / "RESULTS.md"
 RESULTS_TITLE = "# Benchmark results"
@@ -33,7 +35,8 @@ _STAMP_FILE = "bench-requirements.txt"
 
 
 def ensure_venv(name: str, requirements: Sequence[str]) -> Path:
-    """Create (or reuse) ``bench/.venvs/NAME`` holding exactly ``requirements``; return its python.
+    """Create (or reuse) ``bench/.venvs/NAME`` (under ``VENVS_DIR``) holding exactly ``requirements``;
+    return its python.
 
     The venv is built from the interpreter running the bench, so both tools run on the same Python. A stamp
     file records what was installed: a venv whose stamp differs (say, after a version bump) is rebuilt.
@@ -44,7 +47,8 @@ def ensure_venv(name: str, requirements: Sequence[str]) -> Path:
     wanted = "\n".join(requirements) + "\n"
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
-    print(f"setting up {venv.relative_to(REPO_DIR)} with {' '.join(requirements)} (takes a minute or two)")
+    shown = venv.relative_to(REPO_DIR) if venv.is_relative_to(REPO_DIR) else venv
+    print(f"setting up {shown} with {' '.join(requirements)} (takes a minute or two)")
     VENVS_DIR.mkdir(parents=True, exist_ok=True)
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
