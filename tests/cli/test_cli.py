@@ -209,9 +209,34 @@ def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_ca
 
     assert "200 answers equal to the model's own; 200 rows in the prediction log, 200 labels" in out
     log = read_predictions(store, get_client().artifacts, "failure-predictor")
+    log = log[~log["request_id"].str.startswith("demo-d")]  # not the monitoring chapter's simulated days
     joined = join_labels(log, read_labels(store, "failure-predictor"))
     assert len(log) == 200 and joined["label"].notna().all()
     assert set(log["model_version"]) == {champion.version} and set(log["route"]) == {"champion"}
+    # monitored over simulated days: the drift found in the window of the day it began, one alert for the
+    # incident (opened on the second drifted window, as its rule says), F1 falling once the labels came
+    from loopml.cli import _demo_monitor as chapter
+    from loopml.cli._demo import SENSORS
+    from loopml.monitoring import monitor_windows
+
+    monitor = store.monitors.get(chapter.MONITOR)
+    windows = [w for w in monitor_windows(chapter.MONITOR) if not w.slice]
+    simulated = [w for w in windows if (w.metrics.get("rows") or 0) > 200]  # not the day of the 200 served
+    start = min(w.start_ms for w in simulated)
+    by_day = {(w.start_ms - start) // chapter.DAY_MS: w for w in simulated}
+    assert sorted(by_day) == list(range(chapter.DAYS))
+    drifting = {day: chapter.drifted_features(w) for day, w in by_day.items()}
+    assert [day for day, found in drifting.items() if found] == list(range(chapter.DRIFT_FROM, chapter.DAYS))
+    assert all(set(drifting[day]) == set(SENSORS) for day in range(chapter.DRIFT_FROM, chapter.DAYS))
+    alerts = store.monitors.alerts(monitor.id)
+    assert len(alerts) == 1 and alerts[0].rule == chapter.RULE
+    assert alerts[0].window_start_ms == by_day[chapter.DRIFT_FROM + 1].start_ms
+    f1 = {day: w.metrics["f1"] for day, w in by_day.items()}
+    assert all(w.metrics["label_coverage"] == 1.0 for w in by_day.values())
+    before = sum(f1[d] for d in range(chapter.DRIFT_FROM)) / chapter.DRIFT_FROM
+    assert f1[chapter.DAYS - 1] < before - 0.1, f1
+    report = (lm.get_settings().home / "monitor-report.html").read_text()
+    assert "failure-predictor-daily" in report and "<script" not in report
     assert invoke("doctor")[0] == 0
 
 

@@ -4,8 +4,10 @@ It stores generated sensor data as a dataset version (checked and profiled), the
 it: a stratified split, a small tuning study, a baseline and the tuned model trained (per-fold metrics logged)
 and evaluated, every step a tracked child run of the pipeline run. It runs the pipeline a second time, which
 the cache answers. Then it registers both models, evaluates them on the held-out split (per site), and lets a
-gate decide which one is the champion. Last, it serves the champion over HTTP on localhost, sends it requests
-and labels, and reads the prediction log back.
+gate decide which one is the champion. Then it serves the champion over HTTP on localhost, sends it requests
+and labels, and reads the prediction log back. Last, it monitors the champion over simulated days of traffic
+whose sensors drift, with labels that arrive late (``_demo_monitor``): the drift is found in the right
+window, one alert is raised for it, F1 falls once the labels land, and a report is written.
 """
 
 from __future__ import annotations
@@ -253,6 +255,12 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
     )
     champion = _register_and_gate(first, sensors, quiet)
     _serve_and_send(champion, quiet)
+    from loopml.cli._demo_monitor import run_monitoring
+
+    holdout = lm.data.load(f"{DATASET}-holdout@latest")
+    run_monitoring(
+        champion, holdout, SENSORS, "failure", settings.home, quiet, now_ms=int(time.time() * 1000)
+    )
     best = max(scores, key=lambda label: scores[label]["test_f1"])
     console.print(
         f"Best: [bold]{best}[/] (test F1 {fmt_number(scores[best]['test_f1'])}). "
@@ -260,5 +268,6 @@ def demo_cmd(quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print
     )
     console.print(
         f"Next: [cyan]loopml models card {champion}[/], [cyan]loopml models history {MODEL}[/], "
-        f"[cyan]loopml pipeline show {first.id}[/], [cyan]loopml doctor[/]"
+        f"[cyan]loopml pipeline show {first.id}[/], [cyan]loopml monitor windows failure-predictor-daily[/], "
+        f"[cyan]loopml doctor[/]"
     )
