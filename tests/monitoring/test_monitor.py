@@ -4,6 +4,7 @@ labels that arrive two days late. Nothing sleeps."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -418,6 +419,76 @@ class TestBadInput:
             add_monitor("pumps", MODEL, window="15m", client=client)
         with pytest.raises(InvalidArgumentError, match="segment_by names 'colour'"):
             add_monitor("pumps", MODEL, segment_by="colour", client=client)
+
+
+class TestBadValuesInTheLog:
+    """What a window holds that the reference does not fit: the check finishes and says why per column."""
+
+    @pytest.mark.parametrize("holdout", [600, 1200], ids=["rows", "profiles"])
+    def test_a_column_whose_type_changed_midway(self, client: TrackingClient, holdout: int) -> None:
+        pumps = train(client, holdout_rows=holdout)
+        add_monitor("pumps", MODEL, window="1d", client=client)
+        hours = iter(range(24))
+
+        def as_text_from_noon(x: pd.DataFrame) -> pd.DataFrame:
+            if next(hours) >= 12:
+                x["pressure"] = [f"{v:.1f} bar" for v in x["pressure"]]
+            return x
+
+        pumps.log_day(0, rows_per_hour=10, tweak=as_text_from_noon)
+        check_monitor("pumps", client=client, clock=lambda: at(1))
+        (window,) = _main(monitor_windows("pumps", client=client))
+        assert window.metrics["rows"] == 240 and "drifted(temperature)" in window.metrics
+        assert "changed type" in window.details["problems"]["pressure"]
+        assert "No column could be compared" not in window.details["problems"]["pressure"]
+        # the reference's in_range(pressure, 0, 100) cannot compare text with numbers: it fails, and says so
+        assert window.metrics["check.in_range(pressure, 0, 100)"] == 0
+        (failed,) = [r for r in window.details["checks"]["results"] if r["name"].startswith("in_range")]
+        assert "cannot run on this window's values of pressure (large_string" in failed["message"]
+
+    @pytest.mark.parametrize("holdout", [600, 1200], ids=["rows", "profiles"])
+    def test_an_all_null_column(self, client: TrackingClient, holdout: int) -> None:
+        pumps = train(client, holdout_rows=holdout)
+        add_monitor("pumps", MODEL, window="1d", client=client)
+
+        def no_temperature(x: pd.DataFrame) -> pd.DataFrame:
+            x["temperature"] = np.nan
+            return x
+
+        pumps.log_day(0, rows_per_hour=10, tweak=no_temperature)
+        check_monitor("pumps", client=client, clock=lambda: at(1))
+        (window,) = _main(monitor_windows("pumps", client=client))
+        assert window.details["problems"]["temperature"].startswith("null in every row of this window")
+        assert window.metrics["null_fraction(temperature)"] == 1.0
+        assert "drifted(temperature)" not in window.metrics and window.metrics["drift_share"] is not None
+
+    @pytest.mark.parametrize("holdout", [600, 1200], ids=["rows", "profiles"])
+    def test_a_category_unseen_in_the_reference(self, client: TrackingClient, holdout: int) -> None:
+        pumps = train(client, holdout_rows=holdout)
+        add_monitor("pumps", MODEL, window="1d", rules=["new_categories(machine) > 0"], client=client)
+
+        def machine_d(x: pd.DataFrame) -> pd.DataFrame:
+            x.loc[x.index[:3], "machine"] = "D"
+            return x
+
+        pumps.log_day(0, rows_per_hour=10, tweak=machine_d)
+        outcome = check_monitor("pumps", client=client, clock=lambda: at(1))
+        (window,) = _main(monitor_windows("pumps", client=client))
+        assert window.metrics["new_categories(machine)"] == 1 and window.metrics["drifted(machine)"] == 1
+        assert window.details["drift"]["columns"]["machine"]["details"]["new_values"] == 1
+        assert [a.rule for a in outcome.firing] == ["new_categories(machine) > 0"]
+
+    def test_a_constant_reference_column(self, client: TrackingClient) -> None:
+        pumps = train(client, holdout_rows=300)
+        reference = world(1500, np.random.default_rng(2)).assign(pressure=30.0)
+        lm.data.add("constant-pressure", reference, client=client)
+        add_monitor("pumps", MODEL, reference="constant-pressure:1", target="failure", client=client)
+        pumps.log_day(0, rows_per_hour=10)
+        check_monitor("pumps", client=client, clock=lambda: at(1))
+        (window,) = _main(monitor_windows("pumps", client=client))
+        pressure = window.details["drift"]["columns"]["pressure"]
+        assert pressure["test"] == "wasserstein" and pressure["details"]["std_floored"] is True
+        assert pressure["drifted"] and math.isfinite(window.metrics["drift(pressure)"])
 
 
 def test_personal_columns_are_not_compared(client: TrackingClient) -> None:

@@ -164,10 +164,10 @@ def _array(values: list[Any]) -> pa.Array:
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        return _text(values)
+        return text_column(values)
 
 
-def _text(values: list[Any]) -> pa.Array:
+def text_column(values: list[Any]) -> pa.Array:
     """``values`` as a text column: strings as they are, anything else as JSON, missing values as null."""
     import pyarrow as pa
 
@@ -319,7 +319,7 @@ def as_text(table: pa.Table) -> pa.Table:
         if name in BASE_COLUMNS or pa.types.is_string(column.type):
             columns[name] = column
             continue
-        columns[name] = _text(column.to_pylist())
+        columns[name] = text_column(column.to_pylist())
     return pa.table(columns)
 
 

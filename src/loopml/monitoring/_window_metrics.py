@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from loopml.store import Store, WindowResult
 
 MAX_SLICES = 20  # slices of a segment column per window: the most frequent values
+NO_VALUES = "null in every row of this window (or not logged at all)"
 # checks of a dataset that mean nothing for a window or cannot be rebuilt from their name
 _NOT_FOR_WINDOWS = ("row_count", "in_set")
 _CHECK = re.compile(r"^(not_null|unique|in_range|max_null_fraction|has_column|matches_regex)\((.*)\)$", re.S)
@@ -302,7 +303,7 @@ def _drift(
         if plan.exact(column):
             current = group.values(column)
             if current is None or current.notna().sum() == 0:
-                problems[column] = "no values in this window (is the column logged?)"
+                problems[column] = NO_VALUES
                 continue
             try:
                 out[column] = (_exact_drift(plan, column, current, tests.get(column)), "exact")
@@ -312,21 +313,17 @@ def _drift(
         by_profile[column] = tests.get(column)
     if not by_profile:
         return out
-    from loopml.monitoring import profile_drift
+    from loopml.monitoring._profile_drift import column_profile_drift
 
     for column, test in by_profile.items():
-        stats = group.stats(column)
-        if group.profile is None or stats is None or stats.count == 0:
-            problems[column] = "no values in this window (is the column logged?)"
+        stats, ref_stats = group.stats(column), _ref_stats(plan, column)
+        if stats is None or stats.count == 0 or ref_stats is None:
+            problems[column] = NO_VALUES
             continue
+        name, threshold = _test_of(test)
         try:
-            report = profile_drift(
-                plan.reference.profile,
-                group.profile,
-                columns=[column],
-                tests=None if test is None else {column: test if not isinstance(test, list) else tuple(test)},
-            )
-            out[column] = (report.columns[column], "profile")
+            found = column_profile_drift(column, ref_stats, stats, test=name, threshold=threshold)
+            out[column] = (found, "profile")
         except LoopmlError as exc:
             problems[column] = str(exc)
     return out
@@ -439,7 +436,7 @@ def _number(text: str) -> float | None:
 def _run_checks(names: Sequence[str], rows: pd.DataFrame) -> tuple[dict[str, float | None], dict[str, Any]]:
     import pyarrow as pa
 
-    from loopml.data.checks import run_checks
+    from loopml.data.checks import CheckReport, CheckResult, run_checks
 
     built = []
     for name in names:
@@ -450,7 +447,15 @@ def _run_checks(names: Sequence[str], rows: pd.DataFrame) -> tuple[dict[str, flo
     if not built:
         return {}, {}
     table = pa.Table.from_pandas(rows.reset_index(drop=True), preserve_index=False)
-    report = run_checks(built, table.schema, table.to_batches())
+    results = []
+    for check in built:  # one at a time: a check the window's values do not fit fails alone
+        try:
+            results.extend(run_checks([check], table.schema, table.to_batches()).results)
+        except (pa.ArrowException, TypeError, ValueError):
+            found = table.schema.field(check.column).type if check.column in table.column_names else None
+            message = f"cannot run on this window's values of {check.column} ({found}; did its type change?)"
+            results.append(CheckResult(check.name, check.column, False, message=message))
+    report = CheckReport(table.num_rows, results)
     metrics: dict[str, float | None] = {f"check.{r.name}": 1.0 if r.passed else 0.0 for r in report.results}
     return metrics, _plain(report.to_dict())
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
-from loopml.monitoring._segments import ANSWERED, is_profiled
+from loopml.monitoring._segments import ANSWERED, is_profiled, text_column
 
 if TYPE_CHECKING:
     import numpy as np
@@ -196,14 +196,39 @@ def _frame(tables: Sequence[pa.Table], columns: Sequence[str]) -> pd.DataFrame:
     else:
         try:
             frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
-        except (pa.ArrowException, TypeError, ValueError):  # a column changed type: pandas holds both
-            frame = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+        except (pa.ArrowException, TypeError, ValueError):  # a column changed type between segments
+            frame = pa.concat_tables(_one_type(tables), promote_options="permissive").to_pandas()
     for c in columns:
         if c not in frame.columns:
             frame[c] = None
     if "status" in frame.columns:
         frame["status"] = frame["status"].fillna(OK_STATUS).astype("int64")
     return frame
+
+
+def _one_type(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """``tables`` with each column whose types cannot widen into one (numbers in one segment, text in the
+    next) as text in all of them, as the log stores a column of mixed values: the window's profile and
+    checks then see one text column, and drift says the column changed type."""
+    import pyarrow as pa
+
+    fields: dict[str, list[pa.Field]] = {}
+    for table in tables:
+        for f in table.schema:
+            fields.setdefault(f.name, []).append(f)
+    mixed = set()
+    for name, found in fields.items():
+        try:
+            pa.unify_schemas([pa.schema([f]) for f in found], promote_options="permissive")
+        except (pa.ArrowException, TypeError, ValueError):
+            mixed.add(name)
+    out = []
+    for table in tables:
+        for name in mixed & set(table.column_names):
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, text_column(table[name].to_pylist()))
+        out.append(table)
+    return out
 
 
 def _predictions_only(table: pa.Table) -> pa.Table:
