@@ -96,6 +96,35 @@ def test_bad_input_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None
         assert message in result.output and "Traceback" not in result.output, result.output
 
 
+def test_bad_data_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    empty, nulls, broken = tmp_path / "empty.csv", tmp_path / "nulls.csv", tmp_path / "broken.parquet"
+    empty.write_text("temp,pressure,mode\n")
+    pd.DataFrame({"temp": [None] * 5, "pressure": [None] * 5}).to_csv(nulls, index=False)
+    broken.write_bytes(b"nope")
+    for args, message in [
+        ([str(files[0]), str(empty)], "The current has no rows"),
+        ([str(files[0]), str(nulls)], "No column could be compared (temp: Column 'temp' is null in every"),
+        ([str(files[0]), str(broken)], "broken.parquet is not a readable CSV or Parquet file"),
+        ([str(files[0]), str(tmp_path / "gone.csv")], "gone.csv does not exist"),
+        ([*map(str, files), "-o", str(tmp_path / "no" / "such" / "r.html")], "Cannot write"),
+    ]:
+        result = runner.invoke(app, ["drift", *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.startswith("error:") and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and ".;" not in result.output, result.output
+
+
+def test_a_column_not_compared_is_named_with_the_reason(files: tuple[Path, Path], tmp_path: Path) -> None:
+    changed = tmp_path / "changed.csv"
+    pd.read_csv(files[1]).assign(pressure=lambda f: [f"{v:.1f} bar" for v in f.pressure]).to_csv(
+        changed, index=False
+    )
+    result = runner.invoke(app, ["drift", str(files[0]), str(changed)])
+    assert result.exit_code == 0, result.output
+    assert "not compared: pressure: Column 'pressure' changed type" in result.output
+    assert "[yellow]" not in result.output
+
+
 def test_parse_tests() -> None:
     assert parse_tests(["a=psi", "b=ks:0.01", "c=d=hellinger:0.2"]) == {
         "a": "psi",

@@ -116,3 +116,6 @@ def test_errors_are_one_line(logged: None) -> None:
     assert code == 1 and "'1h', '6h', '1d'" in out
     code, out = invoke("monitor", "add", "t", "churn", "--test", "x")
     assert code == 1 and "error:" in out
+    assert invoke("monitor", "add", "churn-watch", "churn")[0] == 0
+    code, out = invoke("monitor", "report", "churn-watch", "-o", "no/such/folder/report.html")
+    assert code == 1 and out.startswith("error: Cannot write") and "Traceback" not in out

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from loopml.cli._app import app
-from loopml.cli._output import console, err_console, fmt_number, print_json
+from loopml.cli._output import console, err_console, fmt_number, print_json, write_file
 from loopml.errors import InvalidArgumentError
 
 
@@ -57,7 +57,7 @@ def drift_cmd(
         drift_share=drift_share,
     )
     if output is not None:
-        output.write_text(report.to_html(title=f"Drift of {current} against {reference}"), encoding="utf-8")
+        write_file(output, report.to_html(title=f"Drift of {current} against {reference}"))
     if as_json:
         print_json({"reference": reference, "current": current, **report.to_dict()})
     else:
@@ -85,7 +85,7 @@ def drift_cmd(
             )
         console.print(out)
         for name, why in report.skipped.items():
-            err_console.print(f"[yellow]not compared:[/] {name}: {why}", highlight=False, markup=False)
+            err_console.print(f"[yellow]not compared:[/] {escape(str(name))}: {escape(why)}", highlight=False)
         if output is not None:
             console.print(f"wrote {output}", highlight=False)
     if fail_on_drift and report.drifted:

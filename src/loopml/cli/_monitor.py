@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from loopml.cli._app import app, new_app
-from loopml.cli._output import clean_floats, console, fmt_time, print_json, table
+from loopml.cli._output import clean_floats, console, fmt_time, print_json, table, write_file
 from loopml.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -321,7 +321,7 @@ def monitor_report_cmd(
     from loopml.monitoring import monitor_report
 
     html = monitor_report(name, window=window)
-    output.write_text(html, encoding="utf-8")
+    write_file(output, html)
     console.print(f"Wrote {output} ({len(html.encode()):,} bytes).")
 
 

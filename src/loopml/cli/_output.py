@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loopml.cli._json import fmt_bytes, print_json
+from loopml.errors import InvalidArgumentError
 
 __all__ = [
     "clean_floats",
@@ -25,6 +27,7 @@ __all__ = [
     "print_json",
     "progress_bar",
     "table",
+    "write_file",
 ]
 
 console = Console()
@@ -64,6 +67,17 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for row in rows:
         out.add_row(*("" if v is None else str(v) for v in row))
     console.print(out)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write a page or file the user named (``-o``); a path that cannot be written is one line, not a
+    traceback."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"Cannot write {path}: {exc.strerror or exc}. Pass -o a file in a folder that exists."
+        ) from None
 
 
 def fmt_time(ms: int | None) -> str:

@@ -204,7 +204,7 @@ def drift(
         except ColumnSkipped as exc:
             skipped[name] = str(exc)
     if not results:
-        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in skipped.items())
         raise InvalidArgumentError(f"No column could be compared ({reasons}).")
     return DriftReport(results, float(drift_share), skipped, len(ref), len(cur))
 
@@ -302,7 +302,7 @@ def read_file(path: Path) -> pd.DataFrame:
 
             table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidArgumentError(f"{path.name} is not a readable CSV or Parquet file: {exc}") from None
+        raise InvalidArgumentError(f"{path} is not a readable CSV or Parquet file: {exc}") from None
     frame: pd.DataFrame = table.to_pandas()
     return frame
 

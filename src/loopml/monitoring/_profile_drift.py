@@ -90,7 +90,7 @@ def profile_drift(
         except ColumnSkipped as exc:
             skipped[name] = str(exc)
     if not results:
-        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in skipped.items())
         raise InvalidArgumentError(f"No column could be compared ({reasons}).")
     return DriftReport(
         results, float(drift_share), skipped, reference.num_rows, current.num_rows, approximate=True
