@@ -420,6 +420,18 @@ class TestBadInput:
         with pytest.raises(InvalidArgumentError, match="segment_by names 'colour'"):
             add_monitor("pumps", MODEL, segment_by="colour", client=client)
 
+    def test_tests_and_text_columns_every_window_would_refuse(self, client: TrackingClient) -> None:
+        train(client, holdout_rows=300)
+        with pytest.raises(InvalidArgumentError, match=r"ks threshold of column 'pressure' is a p-value"):
+            add_monitor("pumps", MODEL, tests={"pressure": ("ks", 5)}, client=client)
+        with pytest.raises(InvalidArgumentError, match=r"psi threshold of column 'temperature' is a number"):
+            add_monitor("pumps", MODEL, tests=("psi", -1.0), client=client)
+        with pytest.raises(InvalidArgumentError, match=r"'pressure', which holds float64 values, not text"):
+            add_monitor("pumps", MODEL, text_columns=["pressure"], client=client)
+        assert list_monitors(client=client) == []
+        monitor = add_monitor("pumps", MODEL, tests=("psi", 0.3), client=client)
+        assert monitor.config["tests"]["temperature"] == ["psi", 0.3]
+
 
 class TestBadValuesInTheLog:
     """What a window holds that the reference does not fit: the check finishes and says why per column."""

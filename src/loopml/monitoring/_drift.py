@@ -229,7 +229,7 @@ def column_drift(
     if test is not None:
         spec = get_test(test)
         if threshold is not None:
-            _check_threshold(name, test, threshold)
+            check_threshold(name, test, threshold)
     else:
         spec = None
         if threshold is not None:
@@ -364,14 +364,14 @@ def _spec(column: str, spec: Any) -> tuple[str, float | None]:
         return spec, None
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         get_test(spec[0])
-        _check_threshold(column, spec[0], spec[1])
+        check_threshold(column, spec[0], spec[1])
         return spec[0], float(spec[1])
     raise InvalidArgumentError(
         f"The test of column {column!r} is a name or (name, threshold), such as ('psi', 0.2), not {spec!r}."
     )
 
 
-def _check_threshold(column: str, test: str, threshold: Any) -> None:
+def check_threshold(column: str, test: str, threshold: Any) -> None:
     ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and math.isfinite(threshold)
     if ok and get_test(test).p_value:
         ok = 0 < threshold < 1

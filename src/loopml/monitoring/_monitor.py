@@ -97,7 +97,7 @@ def add_monitor(
     segment_by: str | None = None,
     rules: Sequence[str] = (),
     notifiers: Sequence[Mapping[str, Any]] = (),
-    tests: str | Mapping[str, Any] | None = None,
+    tests: str | tuple[str, float] | Mapping[str, Any] | None = None,
     thresholds: str | Mapping[str, Any] | None = "learned",
     drift_share: float = 0.5,
     recompute: str | float = DEFAULT_RECOMPUTE,
@@ -117,7 +117,8 @@ def add_monitor(
     logged later stand for it. ``text_columns``: features compared as text. ``window``: ``"1h"``, ``"1d"``,
     ``"5000 rows"``. ``segment_by``: a feature whose values each get their own results too. ``rules``: alert
     rules (``"drift_share >= 0.3 for 2 windows"``). ``notifiers``: notifier configs (``{"type": "webhook",
-    "url": ...}``). ``tests``: one drift test for every column, or ``{column: test or (test, threshold)}``.
+    "url": ...}``). ``tests``: one drift test for every column (a name or ``(name, threshold)``), or
+    ``{column: test or (test, threshold)}``.
     ``thresholds``: the band each performance metric should stay in: ``"learned"`` (mean ± 3σ of the metric
     over ten chunks of the reference, as NannyML learns it), None, or ``{metric: (lower, upper)}`` (fixed; a
     side may be None); windows say in their details which bands they breach, the report draws them.
@@ -175,6 +176,12 @@ def add_monitor(
         if column not in chosen:
             raise InvalidArgumentError(
                 f"{what} names {column!r}, which is not a monitored feature ({', '.join(chosen)})."
+            )
+    for column in texts:
+        if frame[column].dtype.kind in "biufcmM":  # the domain classifier reads text only
+            raise InvalidArgumentError(
+                f"text_columns names {column!r}, which holds {frame[column].dtype} values, not text: leave "
+                "it out, and its drift is tested as numbers or categories."
             )
 
     kind = task or evaluation.get("task")
@@ -315,8 +322,9 @@ def _check_notifiers(notifiers: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return out
 
 
-def _tests(tests: str | Mapping[str, Any] | None, known: Sequence[str]) -> dict[str, Any]:
+def _tests(tests: str | tuple[str, float] | Mapping[str, Any] | None, known: Sequence[str]) -> dict[str, Any]:
     """``tests`` as a {column: test or [test, threshold]} mapping of known columns, test names checked."""
+    from loopml.monitoring._drift import check_threshold
     from loopml.monitoring._rules import DRIFT_TESTS
 
     def checked(test: Any, column: str) -> Any:
@@ -325,11 +333,14 @@ def _tests(tests: str | Mapping[str, Any] | None, known: Sequence[str]) -> dict[
             raise InvalidArgumentError(
                 f"{name!r} (for {column}) is not a drift test; use one of {', '.join(DRIFT_TESTS)}."
             )
-        return [str(test[0]), float(test[1])] if isinstance(test, list | tuple) else str(test)
+        if not isinstance(test, list | tuple):
+            return str(test)
+        check_threshold(column, str(name), test[1])  # every window would refuse it: refuse it now
+        return [str(name), float(test[1])]
 
     if tests is None:
         return {}
-    if isinstance(tests, str):
+    if isinstance(tests, str | tuple):
         return {column: checked(tests, column) for column in known}
     out: dict[str, Any] = {}
     for column, test in tests.items():
