@@ -5,7 +5,7 @@ labels that arrive two days late. Nothing sleeps."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _servers import Hook, Mailbox
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -21,11 +22,12 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml as lm
 from loopml.artifacts import LocalArtifactStore
 from loopml.data import checks
-from loopml.errors import ConflictError, InvalidArgumentError, RuleError
+from loopml.errors import ConflictError, InvalidArgumentError, LoopmlError, RuleError
 from loopml.monitoring import (
     PredictionLogger,
     add_monitor,
     check_monitor,
+    get_monitor,
     list_monitors,
     log_labels,
     monitor_windows,
@@ -501,6 +503,79 @@ class TestBadValuesInTheLog:
         pressure = window.details["drift"]["columns"]["pressure"]
         assert pressure["test"] == "wasserstein" and pressure["details"]["std_floored"] is True
         assert pressure["drifted"] and math.isfinite(window.metrics["drift(pressure)"])
+
+
+class TestNotifiersThatFail:
+    """A notifier that cannot deliver is a recorded failure: the check finishes, its windows are stored and
+    the alert opens, and the alert's history says what went wrong."""
+
+    def check(self, client: TrackingClient, notifier: dict[str, Any]) -> list[Any]:
+        pumps = train(client, holdout_rows=300)
+        add_monitor("pumps", MODEL, window="1d", rules=["rows > 0"], notifiers=[notifier], client=client)
+        pumps.log_day(0, rows_per_hour=5)
+        outcome = check_monitor("pumps", client=client, clock=lambda: at(1))
+        assert [w.metrics["rows"] for w in _main(outcome.computed)] == [120]
+        (alert,) = outcome.firing
+        events = client.store.monitors.alert_events(alert.id)
+        assert [e.kind for e in events] == ["opened", "notify_failed"]
+        return [e.details["error"] for e in events[1:]]
+
+    def test_a_webhook_that_answers_500(self, client: TrackingClient, hook: Callable[..., Hook]) -> None:
+        (error,) = self.check(client, {"type": "webhook", "url": hook(500).url, "retries": 0})
+        assert "HTTP 500" in error and "s3cr3t" not in error  # the URL's path (its secret) stays out
+
+    def test_a_webhook_that_times_out(self, client: TrackingClient, hook: Callable[..., Hook]) -> None:
+        config = {"type": "webhook", "url": hook("hang").url, "retries": 0, "timeout": 0.2}
+        (error,) = self.check(client, config)
+        assert "no answer within 0.2 s" in error
+
+    def test_an_smtp_server_that_refuses(
+        self, client: TrackingClient, smtp: Callable[..., tuple[Mailbox, int]]
+    ) -> None:
+        _, port = smtp(refuse="rcpt")
+        config = {"type": "email", "host": "127.0.0.1", "port": port, "sender": "l@x.org", "to": "ops@x.org"}
+        (error,) = self.check(client, config)
+        assert "recipients refused (ops@x.org: 550" in error
+
+    def test_a_config_that_no_longer_builds_where_the_check_runs(
+        self,
+        client: TrackingClient,
+        smtp: Callable[..., tuple[Mailbox, int]],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        _, port = smtp()
+        config = {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": port,
+            "sender": "l@x.org",
+            "to": "ops@x.org",
+            "username": "loopml",
+            "password_env": "PUMPS_SMTP_PASSWORD",
+        }
+        monkeypatch.setenv("PUMPS_SMTP_PASSWORD", "pw")
+        pumps = train(client, holdout_rows=300)
+        add_monitor("pumps", MODEL, window="1d", rules=["rows > 0"], notifiers=[config], client=client)
+        monkeypatch.delenv("PUMPS_SMTP_PASSWORD")
+        pumps.log_day(0, rows_per_hour=5)
+        (alert,) = check_monitor("pumps", client=client, clock=lambda: at(1)).firing
+        failed = client.store.monitors.alert_events(alert.id)[-1]
+        assert failed.kind == "notify_failed"
+        assert "$PUMPS_SMTP_PASSWORD, which is not set" in failed.details["error"]
+
+
+def test_windows_stored_before_a_failing_one_reach_the_alerts(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=300)
+    add_monitor("pumps", MODEL, window="1d", rules=["rows > 0"], client=client)
+    pumps.log_day(0, rows_per_hour=5)
+    pumps.log_day(1, rows_per_hour=5)
+    lost = client.store.predictions.segments(MODEL, T0 + DAY_MS, None)[0]
+    blob = Path(client.artifacts.root) / "objects" / lost.digest[:2] / lost.digest[2:]
+    blob.write_bytes(b"damaged")  # day 1 cannot be read
+    with pytest.raises(LoopmlError):
+        check_monitor("pumps", client=client, clock=lambda: at(2))
+    (alert,) = client.store.monitors.alerts(get_monitor("pumps", client=client).id)
+    assert alert.window_start_ms == T0  # opened on day 0, which the failed check stored
 
 
 def test_personal_columns_are_not_compared(client: TrackingClient) -> None:

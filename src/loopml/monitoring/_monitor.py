@@ -20,6 +20,7 @@ arrived after they were computed, so late labels fill their performance in; olde
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -475,14 +476,21 @@ def check_monitor(
             last_version = max(earlier, key=lambda r: r.start_ms).model_version
         from loopml.monitoring._window_metrics import compute_window
 
-        for window in todo:
-            data = WindowData.open(store, client.artifacts, monitor.model, window, monitor.route, segments)
-            results = compute_window(plan, data, computed_ms=now_ms, fallback_version=last_version)
-            versions = [r.model_version for r in results if r.metrics.get("rows")]
-            if versions:
-                last_version = versions[-1]
-            store.monitors.put_windows(monitor.id, results)
-            computed.extend(results)
+        artifacts = client.artifacts
+        try:
+            for window in todo:
+                data = WindowData.open(store, artifacts, monitor.model, window, monitor.route, segments)
+                results = compute_window(plan, data, computed_ms=now_ms, fallback_version=last_version)
+                versions = [r.model_version for r in results if r.metrics.get("rows")]
+                if versions:
+                    last_version = versions[-1]
+                store.monitors.put_windows(monitor.id, results)
+                computed.extend(results)
+        except BaseException:
+            # the windows stored so far reach the alerts all the same: the next check leaves them as stored
+            with contextlib.suppress(Exception):
+                _alerts(store, monitor, computed, clock)
+            raise
     firing = _alerts(store, monitor, computed, clock)
     done = set(todo)
     unchanged = sum(1 for w in candidates if w not in done)
@@ -617,9 +625,9 @@ def _alerts(store: Store, monitor: Monitor, computed: Sequence[WindowResult], cl
     rules = _parse_rules(config.get("rules") or ())
     if rules and computed:
         from loopml.monitoring._alerts import AlertManager
-        from loopml.monitoring._notifiers import notifier_from_config
+        from loopml.monitoring._notifiers import notifiers_from_configs
 
-        notifiers = [notifier_from_config(dict(c)) for c in config.get("notifiers") or ()]
+        notifiers = notifiers_from_configs(config.get("notifiers") or ())
         manager = AlertManager(
             store, monitor, rules, notifiers, clock=clock, cooldown_s=float(config.get("cooldown_s", 3600.0))
         )

@@ -421,6 +421,35 @@ def notifier_from_config(config: Mapping[str, Any], *, environ: Mapping[str, str
     )
 
 
+class _Unbuilt(Notifier):
+    """Stands for a notifier whose stored config no longer builds where the check runs (its password
+    variable is not set there, say): every send fails with the reason, so the alert still opens and its
+    history says why nobody was told."""
+
+    def __init__(self, config: Mapping[str, Any], reason: str) -> None:
+        name = config.get("name") if isinstance(config, Mapping) else None
+        kind = config.get("type") if isinstance(config, Mapping) else None
+        self.name = str(name or kind or "notifier")
+        self.reason = reason
+
+    def send(self, message: AlertMessage) -> None:
+        raise NotificationError(f"the {self.name} notifier cannot be built from its config: {self.reason}")
+
+
+def notifiers_from_configs(
+    configs: Sequence[Mapping[str, Any]], *, environ: Mapping[str, str] | None = None
+) -> list[Notifier]:
+    """The notifiers of a monitor's stored configs; one that no longer builds fails each send with the
+    reason instead of failing the check (whose windows would then never reach the alerts)."""
+    out: list[Notifier] = []
+    for config in configs:
+        try:
+            out.append(notifier_from_config(config, environ=environ))
+        except ConfigError as exc:
+            out.append(_Unbuilt(config, str(exc)))
+    return out
+
+
 class _Getter:
     """Typed reads of one notifier's config, with errors that name the key."""
 
