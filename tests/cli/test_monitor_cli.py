@@ -119,3 +119,19 @@ def test_errors_are_one_line(logged: None) -> None:
     assert invoke("monitor", "add", "churn-watch", "churn")[0] == 0
     code, out = invoke("monitor", "report", "churn-watch", "-o", "no/such/folder/report.html")
     assert code == 1 and out.startswith("error: Cannot write") and "Traceback" not in out
+
+
+def test_one_failing_monitor_does_not_stop_the_others(logged: None) -> None:
+    assert invoke("monitor", "add", "a-watch", "churn", "--features", "x")[0] == 0
+    assert invoke("monitor", "add", "b-watch", "churn")[0] == 0
+    client = get_client()
+    digest = client.store.monitors.get("a-watch").reference["profile_digest"]
+    (Path(client.artifacts.root) / "objects" / digest[:2] / digest[2:]).write_bytes(b"damaged")
+    code, out = invoke("monitor", "check")
+    assert code == 1 and "Traceback" not in out
+    assert "b-watch: 2 window(s) computed" in out
+    (error,) = [line for line in out.splitlines() if line.startswith("error:")]
+    assert error.startswith("error: a-watch: ")
+    code, out = invoke("monitor", "check", "--json")
+    assert code == 1
+    assert [(c["monitor"], "error" in c) for c in json.loads(out)] == [("b-watch", False), ("a-watch", True)]

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from loopml.cli._app import app, new_app
-from loopml.cli._output import clean_floats, console, fmt_time, print_json, table, write_file
-from loopml.errors import InvalidArgumentError
+from loopml.cli._output import clean_floats, console, err_console, fmt_time, print_json, table, write_file
+from loopml.errors import InvalidArgumentError, LoopmlError
 
 if TYPE_CHECKING:
     from loopml.monitoring import MonitorCheck
@@ -268,10 +269,29 @@ def monitor_check(
     chosen = names or [m.name for m in get_client().store.monitors.list()]
     if not chosen:
         raise InvalidArgumentError("There is no monitor to check: `loopml monitor add NAME MODEL` adds one.")
-    outcomes = [check_monitor(name, force=force) for name in chosen]
+    outcomes: list[MonitorCheck] = []
+    failed: dict[str, str] = {}
+    if len(chosen) == 1:  # its error is the command's
+        outcomes.append(check_monitor(chosen[0], force=force))
+    else:  # one monitor that fails (a damaged blob, say) does not keep the others from their check
+        for name in chosen:
+            try:
+                outcomes.append(check_monitor(name, force=force))
+            except LoopmlError as exc:
+                failed[name] = str(exc)
     if as_json:
-        print_json(clean_floats([_check_json(o) for o in outcomes]))
-        return
+        errors = [{"monitor": name, "error": why} for name, why in failed.items()]
+        print_json(clean_floats([*(_check_json(o) for o in outcomes), *errors]))
+    else:
+        _print_checks(outcomes)
+        for name, why in failed.items():
+            line = f"[bold red]error:[/] {escape(name)}: {escape(why)}"
+            err_console.print(line, highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_checks(outcomes: list[MonitorCheck]) -> None:
     for outcome in outcomes:
         name = outcome.monitor.name
         if outcome.computed:
