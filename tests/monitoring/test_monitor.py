@@ -33,7 +33,6 @@ from loopml.monitoring import (
     monitor_windows,
 )
 from loopml.monitoring._windows import DAY_MS, HOUR_MS
-from loopml.registry._evaluate import evaluate as evaluate_rows
 from loopml.store import SqlStore, WindowResult
 from loopml.tracking import TrackingClient
 
@@ -357,14 +356,8 @@ def test_a_regressor_gets_regression_metrics(client: TrackingClient) -> None:
     train_rows = rows(500)
     model = LinearRegression().fit(train_rows[["x"]], train_rows["y"])
     lm.register_model("reg", model, input_example=train_rows[["x"]].head(), client=client)
-    held_out = rows(300)
-    holdout = lm.data.add("reg-holdout", held_out, client=client)
-    # stored as lm.evaluate("reg:1", ...) would (which asks a loaded regressor for probabilities today)
-    evaluation = evaluate_rows(model, held_out, target="y")
-    version = client.store.models.get_version("reg", 1)
-    client.store.models.add_evaluation(
-        version.id, evaluation.to_json(), created_ms=T0, dataset_version_id=holdout.id
-    )
+    holdout = lm.data.add("reg-holdout", rows(300), client=client)
+    lm.evaluate("reg:1", holdout, target="y", client=client)
     monitor = add_monitor("reg", "reg", window="1h", client=client)
     assert monitor.reference["task"]["task"] == "regression" and "mae" in monitor.config["thresholds"]
     live = rows(50)

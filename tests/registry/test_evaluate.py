@@ -13,6 +13,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss, mean_absolute_error, r2_score, roc_auc_score
 from sklearn.svm import LinearSVC
 
+import loopml as lm
 from loopml.errors import InvalidArgumentError
 from loopml.registry._evaluate import LATENCY_KEYS, Evaluation, evaluate
 
@@ -115,6 +116,17 @@ def test_classifier_without_predict_proba() -> None:
     assert {"accuracy", "precision", "recall", "f1"} <= set(ev.metrics)
     assert not {"roc_auc", "log_loss", "calibration_error"} & set(ev.metrics)
     assert ev.calibration is None
+
+
+def test_a_registered_regressor_and_classifier_through_lm_evaluate() -> None:
+    # a loaded bundle always has a predict_proba method; only the model behind it says whether it works
+    df = regression_data()
+    lm.register_model("price", fitted(LinearRegression(), df), input_example=df[FEATURES].head())
+    ev = lm.evaluate("price:1", df, target="y")
+    assert ev.task == "regression" and ev.metrics["mae"] > 0
+    binary = binary_data()
+    lm.register_model("churn", fitted(LogisticRegression(), binary), input_example=binary[FEATURES].head())
+    assert "roc_auc" in lm.evaluate("churn:1", binary, target="y").metrics
 
 
 def test_slices_hold_the_metrics_of_each_value() -> None:

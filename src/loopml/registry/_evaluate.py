@@ -315,7 +315,8 @@ def _methods(
             )
     if predict_proba is None:
         method = getattr(model, "predict_proba", None)
-        predict_proba = method if callable(method) else None
+        # a loaded bundle always has the method; its has_proba says whether the model behind it does
+        predict_proba = method if callable(method) and getattr(model, "has_proba", True) else None
     return cast(PredictFn, predict), cast("PredictFn | None", predict_proba)
 
 
