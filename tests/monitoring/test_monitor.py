@@ -319,6 +319,21 @@ def test_errors_and_latency_come_from_the_log(client: TrackingClient) -> None:
     assert window.details["errors_by_status"] == {"500": 2}
 
 
+@pytest.mark.parametrize("holdout", [600, 1200], ids=["rows", "profiles"])
+def test_error_rows_stay_out_of_drift_and_performance(client: TrackingClient, holdout: int) -> None:
+    pumps = train(client, holdout_rows=holdout)
+    add_monitor("pumps", MODEL, window="1d", client=client)
+    pumps.log_day(0, rows_per_hour=10, errors_per_hour=2)
+    errors = {f"champion-d0-h{hour}-err{j}": 1 for hour in range(24) for j in range(2)}
+    log_labels(client.store, MODEL, {**pumps.labels[0], **errors}, at_ms=T0 + DAY_MS)
+    check_monitor("pumps", client=client, clock=lambda: at(1))
+    (window,) = _main(monitor_windows("pumps", client=client))
+    assert window.metrics["rows"] == 240 and window.metrics["errors"] == 48
+    assert window.metrics["null_fraction(temperature)"] == 0
+    assert window.details["drift"]["columns"]["temperature"]["details"]["current_rows"] == 240
+    assert window.metrics["labelled_rows"] == 240 and window.metrics["label_coverage"] == 1.0
+
+
 def test_slices_by_a_segment_column(client: TrackingClient) -> None:
     pumps = train(client, holdout_rows=600)
     add_monitor("pumps", MODEL, window="1d", segment_by="machine", client=client)
