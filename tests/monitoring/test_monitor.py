@@ -306,6 +306,40 @@ def test_an_empty_window_is_stored_as_empty(client: TrackingClient) -> None:
     )
 
 
+def test_late_rows_of_another_version_replace_an_empty_window(client: TrackingClient) -> None:
+    pumps = train(client, holdout_rows=600)
+    add_monitor("pumps", MODEL, window="1d", rules=["prediction_rate < 1"], client=client)
+    pumps.log_day(0, rows_per_hour=5)
+    check_monitor("pumps", client=client, clock=lambda: at(2))  # day 1 is empty: nothing logged yet
+    assert [(w.model_version, w.metrics["rows"]) for w in _main(monitor_windows("pumps", client=client))] == [
+        (1, 120),
+        (1, 0),
+    ]
+    # day 1's rows, of version 2, reach the log only now (a server that was cut off from the store)
+    x = world(50, np.random.default_rng(1))[FEATURES]
+    store, artifacts = client.store, client.artifacts
+    with PredictionLogger(
+        store, artifacts, model=MODEL, flush_interval=3600.0, clock=lambda: at(2, 20)
+    ) as log:
+        for i in range(len(x)):
+            row = x.iloc[[i]]
+            log.log(
+                request_id=f"late-{i}",
+                model_version=2,
+                route="champion",
+                inputs=row,
+                outputs=pumps.model.predict(row),
+                latency_ms=1.0,
+                timestamp_ms=T0 + DAY_MS + i * 60_000,
+            )
+    outcome = check_monitor("pumps", client=client, clock=lambda: at(2, 30))
+    assert [(w.model_version, w.metrics["rows"]) for w in _main(monitor_windows("pumps", client=client))] == [
+        (1, 120),
+        (2, 50),
+    ]
+    assert [a.rule for a in outcome.firing] == []
+
+
 def test_errors_and_latency_come_from_the_log(client: TrackingClient) -> None:
     pumps = train(client, holdout_rows=600)
     add_monitor("pumps", MODEL, window="1h", client=client)

@@ -172,6 +172,24 @@ class TestWindows:
         )
         assert [w.metrics["f1"] for w in store.monitors.windows(m.id)] == [0.7]
 
+    def test_a_window_computed_again_drops_the_results_it_no_longer_has(self, store: SqlStore) -> None:
+        m = add_monitor(store)
+        # empty at first (a placeholder of the version before), with a slice; then late rows of version 2
+        store.monitors.put_windows(
+            m.id, [window(m, 0, metrics={"rows": 0.0}), window(m, 0, slice="region=eu"), window(m, 1)]
+        )
+        store.monitors.put_windows(m.id, [window(m, 0, model_version=2, computed_ms=2000)])
+        assert [(w.start_ms // HOUR, w.model_version, w.slice) for w in store.monitors.windows(m.id)] == [
+            (0, 2, ""),
+            (1, 1, ""),
+        ]
+        # a slower check's older results neither come back nor remove the newer ones
+        store.monitors.put_windows(m.id, [window(m, 0, model_version=1, computed_ms=1500)])
+        assert [(w.start_ms // HOUR, w.model_version) for w in store.monitors.windows(m.id)] == [
+            (0, 2),
+            (1, 1),
+        ]
+
     def test_metrics_are_numbers_or_null(self, store: SqlStore) -> None:
         m = add_monitor(store)
         store.monitors.put_windows(

@@ -297,7 +297,9 @@ class MonitorRepository(Protocol):
     ) -> Monitor: ...
     def delete(self, name: str) -> None: ...
     def put_windows(self, monitor_id: str, results: Sequence[WindowResult]) -> None:
-        """Upsert on (monitor_id, start_ms, end_ms, model_version, slice): the later computation wins."""
+        """Upsert on (monitor_id, start_ms, end_ms, model_version, slice): the later computation of a window
+        wins, whole: results given for a window also remove its earlier results that they do not include,
+        and are dropped when a later computation of the window is stored."""
         ...
 
     def windows(

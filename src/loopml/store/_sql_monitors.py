@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, delete, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from loopml.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -157,7 +157,10 @@ class SqlMonitorRepository:
     # -- windows
     def put_windows(self, monitor_id: str, results: Sequence[WindowResult]) -> None:
         """Store window results; a window (monitor, start, end, model version, slice) stored again is
-        replaced by the result computed later, so checking twice gives the same rows."""
+        replaced by the result computed later, so checking twice gives the same rows. A window's results are
+        one computation: those given replace every result of the window computed before them, and one they
+        do not include goes (the placeholder of a window that was empty before late rows came, a slice no
+        longer among the top); given after a later computation of the window was stored, they are dropped."""
         latest: dict[tuple[int, int, int, str], dict[str, Any]] = {}
         for r in results:
             if r.monitor_id != monitor_id:
@@ -183,14 +186,32 @@ class SqlMonitorRepository:
             # one statement may not touch a row twice (PostgreSQL): the later result of a key wins
             if key not in latest or latest[key]["computed_ms"] <= r.computed_ms:
                 latest[key] = row
-        rows = list(latest.values())
+        by_window: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for (start, end, _, _), row in latest.items():
+            by_window.setdefault((start, end), []).append(row)
 
         def write(conn: Connection) -> None:
             _require_monitor(conn, monitor_id)
+            rows = []
+            for (start, end), given in by_window.items():
+                window = (_W.monitor_id == monitor_id) & (_W.start_ms == start) & (_W.end_ms == end)
+                stored = conn.execute(select(_W.model_version, _W.slice, _W.computed_ms).where(window)).all()
+                if any(when > max(r["computed_ms"] for r in given) for _, _, when in stored):
+                    continue  # a later computation of this window is stored: this one is outdated
+                keys = {(r["model_version"], r["slice"]) for r in given}
+                computed = min(r["computed_ms"] for r in given)
+                for version, slice_, when in stored:
+                    if (version, slice_) not in keys and when < computed:
+                        conn.execute(
+                            delete(t.monitor_windows).where(
+                                window, _W.model_version == version, _W.slice == slice_
+                            )
+                        )
+                rows.extend(given)
             for i in range(0, len(rows), _CHUNK):
                 conn.execute(self._upsert_windows, rows[i : i + _CHUNK])
 
-        if rows:
+        if by_window:
             self._store.write(write)
 
     def windows(
