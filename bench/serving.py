@@ -1,6 +1,7 @@
 """loopml's model server side by side with ``mlflow models serve``, serving the same model.
 
     .venv/bin/python bench/serving.py [--quick] [--keep] [--no-write] [--repeats N] [--duration S]
+                                      [--serve-arg=ARG ...]
 
 The model: a RandomForestClassifier of 50 trees, depth 8, fitted once (here, in a fresh process) on 20
 numeric features. The same fitted object is registered with loopml (``lm.register_model`` with an input
@@ -9,7 +10,8 @@ both servers know the signature and check requests against it), by MLflow's own 
 
 Both servers then run at once, each as its user starts it, with its defaults for workers:
 
-- ``loopml serve bench-rf@champion --host 127.0.0.1 --port P`` (project ``.venv``);
+- ``loopml serve bench-rf@champion --host 127.0.0.1 --port P`` (project ``.venv``), followed by any
+  ``--serve-arg`` (say ``--serve-arg=--no-log-proba``, to measure what logging probabilities costs);
 - ``mlflow models serve -m MODEL_DIR --env-manager local -h 127.0.0.1 -p P``
   (``bench/.venvs/mlflow-serving``).
 
@@ -551,7 +553,7 @@ class Server:
             return "(no log)"
 
 
-def loopml_server(session: Path, port: int) -> Server:
+def loopml_server(session: Path, port: int, extra: Sequence[str] = ()) -> Server:
     env = {**_base_env(), "LOOPML_HOME": str(session / "loopml-home")}
     command = [
         str(LOOPML_CLI),
@@ -561,6 +563,7 @@ def loopml_server(session: Path, port: int) -> Server:
         "127.0.0.1",
         "--port",
         str(port),
+        *extra,
     ]
     return Server(
         "loopml", "loopml", command, env, session, port, "/v2/health/ready", session / "loopml-serve.log"
@@ -969,6 +972,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--repeats", type=int, default=None, help="timed runs per server and load (default 3)"
     )
     parser.add_argument("--duration", type=float, default=None, help="seconds per timed run (default 12)")
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for `loopml serve` (repeatable; e.g. --serve-arg=--no-log-proba)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     duration = args.duration if args.duration is not None else (3.0 if args.quick else 12.0)
@@ -1035,7 +1045,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "loopml": FloorProcess(LOOPML_PYTHON, worker, {**base, "workload": "floor-loop"}, session, lm_env),
         "mlflow": FloorProcess(mlflow_python, worker, {**base, "workload": "floor-loop"}, session, mf_env),
     }
-    servers = [loopml_server(session, free_port()), mlflow_server(mlflow_python, session, free_port())]
+    servers = [
+        loopml_server(session, free_port(), args.serve_arg),
+        mlflow_server(mlflow_python, session, free_port()),
+    ]
     figures = {s.name: Figures() for s in servers}
     checks: dict[str, list[str]] = {s.name: [] for s in servers}
     startup: dict[str, float] = {}
@@ -1096,6 +1109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     lm, mf = figures["loopml"], figures["mlflow"]
     table = build_rows(lm, mf, floors, repeats)
+    loopml_command = " ".join(
+        ["loopml serve", f"{MODEL_NAME}@{ALIAS}", "--host 127.0.0.1 --port P", *args.serve_arg]
+    )
     assert lm.health is not None and mf.health is not None
     notes = [
         f"Model: scikit-learn `RandomForestClassifier(n_estimators={TREES}, max_depth={DEPTH})` (3 classes, "
@@ -1105,7 +1121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serialization, skops, trusting `sklearn.tree._tree.Tree`), so both servers check each request "
         "against the same inferred signature.",
         "Servers, each with its defaults for workers, both running throughout, started as a user starts "
-        f"them: `loopml serve {MODEL_NAME}@{ALIAS} --host 127.0.0.1 --port P`, which runs uvicorn, 1 worker "
+        f"them: `{loopml_command}`, which runs uvicorn, 1 worker "
         "process by default (`--workers`), adaptive batching on (`--max-batch 64 --max-wait-ms 2`; a lone "
         "request is not held back), every answered request written to the prediction log; "
         "`mlflow models serve -m MODEL_DIR --env-manager local -h 127.0.0.1 -p P`, which runs uvicorn with "
