@@ -576,7 +576,7 @@ def _details(pair: ColumnPair, outcome: Outcome, ref: pd.Series, cur: pd.Series)
         "current_rows": pair.current_rows,
         "reference_nulls": len(ref) - pair.reference_rows,
         "current_nulls": len(cur) - pair.current_rows,
-        **{k: _jsonable(v) for k, v in outcome.details.items()},
+        **{k: json_value(v) for k, v in outcome.details.items()},
     }
     if pair.kind == "numerical":
         details["histogram"] = histogram_detail(pair)
@@ -602,7 +602,7 @@ def category_detail(pair: ColumnPair, top: int = TOP_VALUES) -> dict[str, Any]:
     shown = order[:top]
     detail: dict[str, Any] = {
         "categories": {
-            "values": [_jsonable(keys[i]) for i in shown],
+            "values": [json_value(keys[i]) for i in shown],
             "reference": [int(ref[i]) for i in shown],
             "current": [int(cur[i]) for i in shown],
             "other_reference": int(ref.sum() - sum(ref[i] for i in shown)),
@@ -612,21 +612,26 @@ def category_detail(pair: ColumnPair, top: int = TOP_VALUES) -> dict[str, Any]:
     new = pair.new_values()
     detail["new_values"] = len(new)
     if new:
-        detail["new_examples"] = [_jsonable(v) for v in sorted(new, key=str)[:10]]
+        detail["new_examples"] = [json_value(v) for v in sorted(new, key=str)[:10]]
     return detail
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
+def json_value(value: Any) -> Any:
+    """``value`` in JSON types, nested ones too: numpy scalars as Python numbers, NaN and infinities as
+    null, keys as text, anything else as its text."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            value = str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
     return str(value)
 
 
@@ -634,4 +639,4 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-__all__ = ["ColumnDrift", "ColumnSkipped", "DriftReport", "column_drift", "drift"]
+__all__ = ["ColumnDrift", "ColumnSkipped", "DriftReport", "column_drift", "drift", "json_value"]

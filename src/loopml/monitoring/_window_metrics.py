@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import LoopmlError
+from loopml.monitoring._drift import json_value
 from loopml.monitoring._performance import LABEL, Estimator, attach_labels, compare, new_classes, realised
 from loopml.monitoring._reference import EXACT_LIMIT, INPUT_PREFIX, Reference, log_name, version_metrics
 from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec, profile_rows
@@ -211,34 +211,16 @@ def _slice_counts(rows: pd.DataFrame, hours: float) -> dict[str, float | None]:
 # -- drift ------------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """``value`` in JSON types: numpy scalars as Python numbers, NaN and infinities as null."""
-    if hasattr(value, "item") and not isinstance(value, list | dict | str):
-        try:
-            value = value.item()
-        except (ValueError, TypeError):
-            value = str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 def _drift_entry(found: Any, method: str) -> dict[str, Any]:
     return {
         "kind": found.kind,
         "test": found.test,
-        "statistic": _plain(found.statistic),
-        "p_value": _plain(found.p_value),
-        "threshold": _plain(found.threshold),
+        "statistic": json_value(found.statistic),
+        "p_value": json_value(found.p_value),
+        "threshold": json_value(found.threshold),
         "drifted": bool(found.drifted),
         "method": method,
-        "details": _plain(dict(found.details or {})),
+        "details": json_value(dict(found.details or {})),
     }
 
 
@@ -457,7 +439,7 @@ def _run_checks(names: Sequence[str], rows: pd.DataFrame) -> tuple[dict[str, flo
             results.append(CheckResult(check.name, check.column, False, message=message))
     report = CheckReport(table.num_rows, results)
     metrics: dict[str, float | None] = {f"check.{r.name}": 1.0 if r.passed else 0.0 for r in report.results}
-    return metrics, _plain(report.to_dict())
+    return metrics, json_value(report.to_dict())
 
 
 # -- one window -------------------------------------------------------------------------------------------
@@ -488,8 +470,8 @@ def compute_window(
                 end_ms=window.end_ms,
                 model_version=version,
                 slice=slice_name,
-                metrics={k: _plain(v) for k, v in metrics.items()},
-                details=_plain(details),
+                metrics={k: json_value(v) for k, v in metrics.items()},
+                details=json_value(details),
                 computed_ms=computed_ms,
             )
         )
@@ -570,7 +552,7 @@ def _group(
     drifts = _drift(plan, group, plan.drift_columns, plan.tests, problems)
     columns = {c: _drift_entry(d, how) for c, (d, how) in drifts.items()}
     for column, (found, _) in drifts.items():
-        metrics[f"drift({column})"] = _plain(found.statistic)
+        metrics[f"drift({column})"] = json_value(found.statistic)
         metrics[f"drifted({column})"] = 1.0 if found.drifted else 0.0
     verdicts = [drifts[c][0].drifted for c in plan.features if c in drifts]
     share = sum(verdicts) / len(verdicts) if verdicts else None
@@ -584,7 +566,7 @@ def _group(
             continue
         found_extra = _drift(plan, group, [column], {column: test}, {})
         if column in found_extra:
-            metrics[key] = _plain(found_extra[column][0].statistic)
+            metrics[key] = json_value(found_extra[column][0].statistic)
 
     for column in plan.drift_columns:
         metrics[f"null_fraction({column})"] = _null_fraction(group, column)
@@ -651,14 +633,14 @@ def _target_drift(
     found = _drift(plan, group, [target], plan.tests, problems)
     if target in found:
         drift, how = found[target]
-        metrics[f"drift({target})"] = _plain(drift.statistic)
+        metrics[f"drift({target})"] = json_value(drift.statistic)
         metrics[f"drifted({target})"] = 1.0 if drift.drifted else 0.0
         details["target_drift"] = _drift_entry(drift, how)
     for key, test, column in plan.extra:
         if column == target:
             more = _drift(plan, group, [column], {column: test}, {})
             if column in more:
-                metrics[key] = _plain(more[column][0].statistic)
+                metrics[key] = json_value(more[column][0].statistic)
     return metrics
 
 
