@@ -66,6 +66,10 @@ def test_add_check_windows_ls_and_rm(logged: None) -> None:
     assert code == 0, out
     added = json.loads(out)
     assert added["config"]["features"] == ["x", "z"] and added["reference"]["dataset"] == "churn-holdout:1"
+    per_column = ["--test", "x=ks:0.01", "--test", "z=psi"]
+    code, out = invoke("monitor", "add", "ks-watch", "churn", *per_column, "--json")
+    assert code == 0 and json.loads(out)["config"]["tests"] == {"x": ["ks", 0.01], "z": "psi"}, out
+    assert invoke("monitor", "rm", "ks-watch")[0] == 0
 
     code, out = invoke("monitor", "check", "churn-watch", "--json")
     assert code == 0, out
@@ -116,6 +120,10 @@ def test_errors_are_one_line(logged: None) -> None:
     assert code == 1 and "'1h', '6h', '1d'" in out
     code, out = invoke("monitor", "add", "t", "churn", "--test", "x")
     assert code == 1 and "error:" in out
+    code, out = invoke("monitor", "add", "t", "churn", "--test", "x=ks:7")
+    assert code == 1 and "ks threshold of column 'x' is a p-value" in out
+    code, out = invoke("monitor", "add", "t", "churn", "--test", "x=psi:high")
+    assert code == 1 and "the threshold 'high' is not a number" in out
     assert invoke("monitor", "add", "churn-watch", "churn")[0] == 0
     code, out = invoke("monitor", "report", "churn-watch", "-o", "no/such/folder/report.html")
     assert code == 1 and out.startswith("error: Cannot write") and "Traceback" not in out

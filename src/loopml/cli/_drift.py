@@ -97,18 +97,20 @@ def parse_tests(specs: list[str]) -> dict[str, Any]:
     tests: dict[str, Any] = {}
     for spec in specs:
         column, sep, rest = spec.rpartition("=")
-        name, colon, value = rest.partition(":")
-        if not sep or not column or not name:
+        if not sep or not column or not rest.partition(":")[0]:
             raise InvalidArgumentError(
                 f"--test {spec!r} is COLUMN=TEST or COLUMN=TEST:THRESHOLD, for example temperature=psi:0.2."
             )
-        if not colon:
-            tests[column] = name
-            continue
-        try:
-            tests[column] = (name, float(value))
-        except ValueError:
-            raise InvalidArgumentError(
-                f"In --test {spec!r}, the threshold {value!r} is not a number."
-            ) from None
+        tests[column] = parse_test(rest, spec)
     return tests
+
+
+def parse_test(text: str, spec: str) -> str | tuple[str, float]:
+    """``TEST`` or ``TEST:THRESHOLD`` (of the option ``spec``) as a test name or (name, threshold)."""
+    name, colon, value = text.partition(":")
+    if not colon:
+        return name
+    try:
+        return name, float(value)
+    except ValueError:
+        raise InvalidArgumentError(f"In --test {spec!r}, the threshold {value!r} is not a number.") from None

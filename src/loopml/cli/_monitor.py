@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from loopml.cli._app import app, new_app
+from loopml.cli._drift import parse_tests
 from loopml.cli._output import clean_floats, console, err_console, fmt_time, print_json, table, write_file
 from loopml.errors import InvalidArgumentError, LoopmlError
 
@@ -38,21 +39,7 @@ def _tests(values: list[str] | None) -> dict[str, Any] | str | None:
         return None
     if len(values) == 1 and "=" not in values[0]:
         return values[0]
-    out: dict[str, Any] = {}
-    for value in values:
-        column, sep, test = value.partition("=")
-        if not sep or not column or not test:
-            raise InvalidArgumentError(
-                f"--test {value!r}: write TEST for every column, or COLUMN=TEST or COLUMN=TEST:THRESHOLD."
-            )
-        name, colon, threshold = test.partition(":")
-        try:
-            out[column] = (name, float(threshold)) if colon else name
-        except ValueError:
-            raise InvalidArgumentError(
-                f"--test {value!r}: the threshold after ':' must be a number."
-            ) from None
-    return out
+    return parse_tests(values)
 
 
 def _notifiers(webhooks: list[str] | None, configs: list[str] | None, log: bool) -> list[dict[str, Any]]:
