@@ -66,10 +66,12 @@ def test_add_check_windows_ls_and_rm(logged: None) -> None:
     assert code == 0, out
     added = json.loads(out)
     assert added["config"]["features"] == ["x", "z"] and added["reference"]["dataset"] == "churn-holdout:1"
+    code, out = invoke("monitor", "add", "psi-watch", "churn", "--test", "psi:0.3", "--json")
+    assert code == 0 and json.loads(out)["config"]["tests"]["x"] == ["psi", 0.3], out
     per_column = ["--test", "x=ks:0.01", "--test", "z=psi"]
     code, out = invoke("monitor", "add", "ks-watch", "churn", *per_column, "--json")
     assert code == 0 and json.loads(out)["config"]["tests"] == {"x": ["ks", 0.01], "z": "psi"}, out
-    assert invoke("monitor", "rm", "ks-watch")[0] == 0
+    assert invoke("monitor", "rm", "psi-watch")[0] == 0 and invoke("monitor", "rm", "ks-watch")[0] == 0
 
     code, out = invoke("monitor", "check", "churn-watch", "--json")
     assert code == 0, out

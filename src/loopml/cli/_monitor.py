@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from loopml.cli._app import app, new_app
-from loopml.cli._drift import parse_tests
+from loopml.cli._drift import parse_test, parse_tests
 from loopml.cli._output import clean_floats, console, err_console, fmt_time, print_json, table, write_file
 from loopml.errors import InvalidArgumentError, LoopmlError
 
@@ -33,12 +33,12 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for v in values for part in v.split(",") if part.strip()]
 
 
-def _tests(values: list[str] | None) -> dict[str, Any] | str | None:
-    """``--test ks`` (every column) or ``--test temperature=psi`` / ``--test temperature=psi:0.2``."""
+def _tests(values: list[str] | None) -> dict[str, Any] | str | tuple[str, float] | None:
+    """``--test ks`` or ``--test psi:0.2`` (every column), or ``--test temperature=psi[:0.2]`` per column."""
     if not values:
         return None
     if len(values) == 1 and "=" not in values[0]:
-        return values[0]
+        return parse_test(values[0], values[0])
     return parse_tests(values)
 
 
@@ -146,7 +146,7 @@ def monitor_add(
     notifiers: list[str] | None = typer.Option(None, "--notifier", help="A notifier config as JSON."),
     log: bool = typer.Option(False, "--log", help="Write alerts to loopml's log too."),
     tests: list[str] | None = typer.Option(
-        None, "--test", help="TEST for every column, or COLUMN=TEST[:THRESHOLD]."
+        None, "--test", help="TEST[:THRESHOLD] for every column, or COLUMN=TEST[:THRESHOLD] (repeatable)."
     ),
     drift_share: float = typer.Option(
         0.5, "--drift-share", help="Share of drifting features that makes a window drifted."
