@@ -28,7 +28,7 @@ same report from two profiles, without rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,8 +170,7 @@ def drift(
     threshold)}`` for some; the others get the default. Test names: ks, chisquare, z, wasserstein,
     jensenshannon, psi, kl_div, hellinger, domain_classifier. ``text_columns``: columns holding free text.
     """
-    if not (isinstance(drift_share, int | float) and 0 < drift_share <= 1):
-        raise InvalidArgumentError(f"drift_share is a share of columns in (0, 1], not {drift_share!r}.")
+    check_drift_share(drift_share)
     ref = load_frame(reference, "reference")
     cur = load_frame(current, "current")
     selected = select_columns(list(ref.columns), list(cur.columns), columns)
@@ -188,25 +187,45 @@ def drift(
             f"text_columns names {_names(unknown_text)}, which {_is(unknown_text)} not compared: name only "
             f"columns of {_names(selected)}."
         )
-    results: dict[str, ColumnDrift] = {}
-    skipped: dict[str, str] = {}
+    results, skipped = compare_each(
+        selected,
+        per_column,
+        lambda name, test, threshold: column_drift(
+            name,
+            ref[name],
+            cur[name],
+            kind="text" if name in text_columns else None,
+            test=test,
+            threshold=threshold,
+        ),
+    )
+    return DriftReport(results, float(drift_share), skipped, len(ref), len(cur))
+
+
+def check_drift_share(drift_share: Any) -> None:
+    if not (isinstance(drift_share, int | float) and 0 < drift_share <= 1):
+        raise InvalidArgumentError(f"drift_share is a share of columns in (0, 1], not {drift_share!r}.")
+
+
+def compare_each(
+    selected: Sequence[Any],
+    per_column: Mapping[Any, tuple[str, float | None]],
+    compare: Callable[[Any, str | None, float | None], ColumnDrift],
+) -> tuple[dict[Any, ColumnDrift], dict[Any, str]]:
+    """Each selected column's drift by ``compare(name, test, threshold)``, and the columns it skipped with
+    the reason; ``InvalidArgumentError`` with every reason when none could be compared."""
+    results: dict[Any, ColumnDrift] = {}
+    skipped: dict[Any, str] = {}
     for name in selected:
         test, threshold = per_column.get(name, (None, None))
         try:
-            results[name] = column_drift(
-                name,
-                ref[name],
-                cur[name],
-                kind="text" if name in text_columns else None,
-                test=test,
-                threshold=threshold,
-            )
+            results[name] = compare(name, test, threshold)
         except ColumnSkipped as exc:
             skipped[name] = str(exc)
     if not results:
         reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in skipped.items())
         raise InvalidArgumentError(f"No column could be compared ({reasons}).")
-    return DriftReport(results, float(drift_share), skipped, len(ref), len(cur))
+    return results, skipped
 
 
 def column_drift(

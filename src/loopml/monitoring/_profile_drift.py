@@ -39,8 +39,10 @@ from loopml.monitoring._drift import (
     DriftReport,
     TestSpec,
     category_detail,
+    check_drift_share,
     choose_kind,
     common_family,
+    compare_each,
     histogram_detail,
     per_column_tests,
     select_columns,
@@ -72,26 +74,19 @@ def profile_drift(
     ``columns`` and ``tests`` are ``lm.drift``'s: the columns to compare (default: all both have), and one
     test for every column or ``{column: name | (name, threshold)}``.
     """
-    if not (isinstance(drift_share, int | float) and 0 < drift_share <= 1):
-        raise InvalidArgumentError(f"drift_share is a share of columns in (0, 1], not {drift_share!r}.")
+    check_drift_share(drift_share)
     for what, profile in (("reference", reference), ("current", current)):
         if profile.num_rows == 0:
             raise InvalidArgumentError(f"The {what} profile has no rows: drift needs rows on both sides.")
     selected = select_columns(reference.names, current.names, columns)
     per_column = per_column_tests(tests, selected)
-    results: dict[str, ColumnDrift] = {}
-    skipped: dict[str, str] = {}
-    for name in selected:
-        test, threshold = per_column.get(name, (None, None))
-        try:
-            results[name] = column_profile_drift(
-                name, reference[name], current[name], test=test, threshold=threshold
-            )
-        except ColumnSkipped as exc:
-            skipped[name] = str(exc)
-    if not results:
-        reasons = "; ".join(f"{name}: {why.rstrip('.')}" for name, why in skipped.items())
-        raise InvalidArgumentError(f"No column could be compared ({reasons}).")
+    results, skipped = compare_each(
+        selected,
+        per_column,
+        lambda name, test, threshold: column_profile_drift(
+            name, reference[name], current[name], test=test, threshold=threshold
+        ),
+    )
     return DriftReport(
         results, float(drift_share), skipped, reference.num_rows, current.num_rows, approximate=True
     )
