@@ -154,10 +154,7 @@ def add_monitor(
         raise InvalidArgumentError(f"task is 'classification' or 'regression', not {task!r}.")
     parsed_rules = _parse_rules(rules)
     notifier_configs = _check_notifiers(notifiers)
-    if any(m.name == name for m in client.store.monitors.list()):  # before the reference is predicted
-        raise ConflictError(
-            f"A monitor named {name!r} exists; pick another name or `loopml monitor rm {name}`."
-        )
+    _refuse_taken(client.store, name)  # before the reference is predicted
 
     version = get_model_version(model, client)
     source = find_source(client, version, reference, model)
