@@ -118,6 +118,13 @@ def test_errors_are_one_line(logged: None) -> None:
     assert code == 1 and out.startswith("error:") and "unknown column 'xx'" in out and "Traceback" not in out
     code, out = invoke("monitor", "check", "nothing-here")
     assert code == 1 and out.startswith("error:")
+    code, out = invoke("monitor", "add", "u", "no-such-model")
+    assert code == 1 and out.startswith("error: No registered model named 'no-such-model'")
+    lm.register_model("churn-new", LogisticRegression().fit([[0.0], [1.0]], [0, 1]))  # never evaluated
+    code, out = invoke("monitor", "add", "n", "churn-new")
+    assert code == 1 and out.startswith("error: churn-new:1 has no reference") and "reference=" in out
+    code, out = invoke("monitor", "add", "n", "churn-new", "--reference", "churn-holdout:1", "--target", "z")
+    assert code == 1 and "error: the model cannot predict the reference rows (X has 2 features" in out, out
     code, out = invoke("monitor", "add", "w", "churn", "--window", "10m")
     assert code == 1 and "'1h', '6h', '1d'" in out
     code, out = invoke("monitor", "add", "t", "churn", "--test", "x")

@@ -122,10 +122,10 @@ def predict_reference(
 
     try:
         raw = loaded.predict(frame)
-    except SignatureError as exc:
+    except (SignatureError, ValueError, TypeError) as exc:  # ValueError, TypeError: the model's own refusal
         raise InvalidArgumentError(
             f"the model cannot predict the reference rows ({exc}); pass a reference with the model's input "
-            "columns."
+            "columns (and features= those columns when the model has no signature)."
         ) from None
     values = _evaluate._as_1d(raw, len(frame), "predict")
     out = pd.DataFrame({prediction: values})
