@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from loopml.data import ColumnProfile, Profile
     from loopml.data.checks import Check
+    from loopml.monitoring._drift import ColumnDrift
     from loopml.store import Store, WindowResult
 
 MAX_SLICES = 20  # slices of a segment column per window: the most frequent values
@@ -211,17 +212,12 @@ def _slice_counts(rows: pd.DataFrame, hours: float) -> dict[str, float | None]:
 # -- drift ------------------------------------------------------------------------------------------------
 
 
-def _drift_entry(found: Any, method: str) -> dict[str, Any]:
-    return {
-        "kind": found.kind,
-        "test": found.test,
-        "statistic": json_value(found.statistic),
-        "p_value": json_value(found.p_value),
-        "threshold": json_value(found.threshold),
-        "drifted": bool(found.drifted),
-        "method": method,
-        "details": json_value(dict(found.details or {})),
-    }
+def _drift_entry(found: ColumnDrift, method: str) -> dict[str, Any]:
+    """A column's verdict in a window's details: ``ColumnDrift.to_dict`` without the name it is filed
+    under, and how it was found."""
+    entry: dict[str, Any] = json_value(found.to_dict())
+    del entry["column"]
+    return {**entry, "method": method}
 
 
 def _test_of(spec: Any) -> tuple[str | None, float | None]:
