@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
+from loopml.monitoring._segments import PROBA_PREFIX
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-PROBA_PREFIX = "proba."
 LABEL = "label"
 
 

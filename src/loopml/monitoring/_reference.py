@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, NotFoundError
-from loopml.monitoring._performance import PROBA_PREFIX, Task
+from loopml.monitoring._performance import Task
+from loopml.monitoring._segments import INPUT_PREFIX, PROBA_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from loopml.store import DatasetVersion, ModelVersion, Store
     from loopml.tracking import TrackingClient
 
-INPUT_PREFIX = "input."
 EXACT_LIMIT = 1000  # a column whose reference has at most this many values is tested on rows, not profiles
 
 

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from loopml.monitoring._segments import INPUT_PREFIX
 from loopml.monitoring._thresholds import Threshold
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ ALL_ROWS = ""
 HISTOGRAM_BINS = 20
 TOP_VALUES = 10
 EXACT_VALUES = 20  # a numeric column with this many distinct values or fewer gets a bar per value
-INPUT_PREFIX = "input."  # the prediction log names a model's inputs input.<column>
 OTHER = "(other)"
 
 

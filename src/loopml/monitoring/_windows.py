@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
-from loopml.monitoring._segments import ANSWERED, is_profiled, text_column
+from loopml.monitoring._segments import ANSWERED, HOUR_MS, is_profiled, text_column
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from loopml.data import Profile
     from loopml.store import PredictionSegment, Store
 
-HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 OK_STATUS = ANSWERED  # the status of an answered prediction; any other status marks an error row
 _TIME = re.compile(r"^\s*(\d+)\s*(h|d|hours?|days?)\s*$", re.IGNORECASE)
