@@ -483,7 +483,7 @@ def check_monitor(
                     last_version = versions[-1]
                 store.monitors.put_windows(monitor.id, results)
                 computed.extend(results)
-        except BaseException:
+        except Exception:
             # the windows stored so far reach the alerts all the same: the next check leaves them as stored
             with contextlib.suppress(Exception):
                 _alerts(store, monitor, computed, clock)
