@@ -963,6 +963,22 @@ def tool_versions(mlflow_python: Path) -> dict[str, str]:
     return {"loopml": loopml_version(), "mlflow": mlflow, "wrk": wrk_version()}
 
 
+def worker_config(session: Path, seconds: float) -> dict[str, Any]:
+    """What every workload of the serving worker is told: the model to fit and the workspace to use."""
+    return {
+        "workspace": str(session),
+        "features": FEATURES,
+        "trees": TREES,
+        "depth": DEPTH,
+        "train_rows": TRAIN_ROWS,
+        "query_rows": QUERY_ROWS,
+        "seed": SEED,
+        "name": MODEL_NAME,
+        "alias": ALIAS,
+        "seconds": seconds,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 s runs, one repeat: a smoke run")
@@ -994,18 +1010,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"model, homes, logs and raw results in {session.relative_to(REPO_DIR)}")
     load_before = load_average()
 
-    base = {
-        "workspace": str(session),
-        "features": FEATURES,
-        "trees": TREES,
-        "depth": DEPTH,
-        "train_rows": TRAIN_ROWS,
-        "query_rows": QUERY_ROWS,
-        "seed": SEED,
-        "name": MODEL_NAME,
-        "alias": ALIAS,
-        "seconds": 2.0 if args.quick else 5.0,
-    }
+    base = worker_config(session, seconds=2.0 if args.quick else 5.0)
     worker = session / "serving_worker.py"
     worker.write_text(WORKER)
     lm_env = {**_base_env(), "LOOPML_HOME": str(session / "loopml-home")}

@@ -34,13 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: mak
 from _common import REPO_DIR, WORK_DIR, fresh_dir, load_average, markdown_table, run_worker
 from serving import (
     ALIAS,
-    DEPTH,
-    FEATURES,
     MODEL_NAME,
-    QUERY_ROWS,
     SEED,
-    TRAIN_ROWS,
-    TREES,
     WORKER,
     WRK_SCRIPT,
     Server,
@@ -51,6 +46,7 @@ from serving import (
     loopml_version,
     require_wrk,
     run_wrk,
+    worker_config,
 )
 
 CONNECTIONS = 16
@@ -83,18 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"homes, logs and raw results in {session.relative_to(REPO_DIR)}")
     worker = session / "serving_worker.py"
     worker.write_text(WORKER)
-    base = {
-        "workspace": str(session),
-        "features": FEATURES,
-        "trees": TREES,
-        "depth": DEPTH,
-        "train_rows": TRAIN_ROWS,
-        "query_rows": QUERY_ROWS,
-        "seed": SEED,
-        "name": MODEL_NAME,
-        "alias": ALIAS,
-        "seconds": 5.0,
-    }
+    base = worker_config(session, seconds=5.0)
     run_worker(REPO_DIR / ".venv" / "bin" / "python", worker, {**base, "workload": "fit"}, cwd=session)
     rows = json.loads((session / "rows.json").read_text())
     expected = json.loads((session / "expected.json").read_text())
