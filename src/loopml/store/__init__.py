@@ -17,6 +17,8 @@ _EXPORTS: dict[str, str] = {
         for name in (
             "AuditRepository",
             "DatasetRepository",
+            "DeploymentRepository",
+            "LoopRepository",
             "ModelRepository",
             "MonitorRepository",
             "PredictionRepository",
@@ -38,6 +40,7 @@ _EXPORTS: dict[str, str] = {
             "StepRecord",
         )
     },
+    **{name: "loopml.store._deployment_entities" for name in ("Deployment", "Lease", "LoopState")},
     **{name: "loopml.store._dataset_entities" for name in ("Dataset", "DatasetStatus", "DatasetVersion")},
     **{
         name: "loopml.store._model_entities"
@@ -61,6 +64,8 @@ if TYPE_CHECKING:
     from loopml.store._base import (
         AuditRepository,
         DatasetRepository,
+        DeploymentRepository,
+        LoopRepository,
         ModelRepository,
         MonitorRepository,
         PredictionRepository,
@@ -68,6 +73,7 @@ if TYPE_CHECKING:
         StepRepository,
         Store,
     )
+    from loopml.store._deployment_entities import Deployment, Lease, LoopState
     from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
     from loopml.store._entities import (
         Artifact,
@@ -104,9 +110,14 @@ __all__ = [
     "DatasetRepository",
     "DatasetStatus",
     "DatasetVersion",
+    "Deployment",
+    "DeploymentRepository",
     "Experiment",
     "GateRecord",
     "HEAD",
+    "Lease",
+    "LoopRepository",
+    "LoopState",
     "Metric",
     "MetricRecord",
     "ModelEvaluation",

@@ -33,6 +33,7 @@ from loopml.store._model_entities import (
     ModelVersion,
     RegisteredModel,
 )
+from loopml.store._deployment_entities import Deployment, Lease, LoopState
 from loopml.store._monitor_entities import Alert, AlertEvent, Monitor, WindowResult
 from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
 
@@ -335,6 +336,78 @@ class MonitorRepository(Protocol):
     def referenced_digests(self) -> Iterator[str]: ...
 
 
+class DeploymentRepository(Protocol):
+    """Deployments and their history (``_sql_deployments.py``). Every change writes its audit event
+    (``deployment.create`` / ``deployment.set``, entity type ``deployment``) in the same transaction."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        model: str,
+        champion: str = "@champion",
+        canary: str | None = None,
+        canary_percent: float = 0.0,
+        shadow: str | None = None,
+        sticky: str | None = None,
+        at_ms: int,
+        actor: str,
+        reason: str = "",
+    ) -> Deployment:
+        """Record revision 1 of a new deployment; a name already taken raises ``ConflictError``."""
+        ...
+
+    def update(
+        self,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        at_ms: int,
+        actor: str,
+        reason: str = "",
+        expected_revision: int | None = None,
+    ) -> Deployment:
+        """Write the next revision: the current one with ``changes`` (keys among ``champion``, ``canary``,
+        ``canary_percent``, ``shadow``, ``sticky``; others raise ``InvalidArgumentError``). With
+        ``expected_revision``, a deployment changed since raises ``ConflictError`` and nothing is written."""
+        ...
+
+    def get(self, name: str) -> Deployment:
+        """The current revision; ``NotFoundError`` naming the deployments that exist."""
+        ...
+
+    def list(self, model: str | None = None) -> list[Deployment]: ...
+    def history(self, name: str) -> builtins.list[Deployment]:
+        """Every revision, oldest first."""
+        ...
+
+
+class LoopRepository(Protocol):
+    """The agent's state per model and the leases that keep two agents apart (``_sql_loops.py``)."""
+
+    def acquire_lease(self, model: str, holder: str, *, now_ms: int, ttl_ms: int) -> bool:
+        """Take (or renew) the lease on ``model`` for ``holder`` until ``now_ms + ttl_ms``: True when it is
+        free, expired, or ``holder``'s already; False when another holder's lease is still live. Atomic:
+        of two agents asking at once, one wins."""
+        ...
+
+    def release_lease(self, model: str, holder: str) -> None:
+        """Give the lease up (only ``holder``'s own; another's is left alone)."""
+        ...
+
+    def lease(self, model: str) -> Lease | None: ...
+    def get_state(self, model: str) -> LoopState:
+        """The stored state, or a fresh ``LoopState(model)`` (revision 0) for a model never written."""
+        ...
+
+    def put_state(self, state: LoopState, *, at_ms: int) -> LoopState:
+        """Write ``state`` if the stored revision is still ``state.revision`` (0: none stored); returns it
+        with the next revision and ``updated_ms = at_ms``. Otherwise ``ConflictError``, nothing written."""
+        ...
+
+    def states(self) -> builtins.list[LoopState]: ...
+
+
 class Store(Protocol):
     """Everything loopml knows about, except blob bytes (those live in an ArtifactStore)."""
 
@@ -352,6 +425,10 @@ class Store(Protocol):
     def predictions(self) -> PredictionRepository: ...
     @property
     def monitors(self) -> MonitorRepository: ...
+    @property
+    def deployments(self) -> DeploymentRepository: ...
+    @property
+    def loops(self) -> LoopRepository: ...
     @property
     def url(self) -> str: ...
     def schema_revision(self) -> str | None: ...
