@@ -23,6 +23,8 @@ def main() -> None:
 
 # command (first word) -> the module that registers it; a command runs with only its own module loaded
 _COMMANDS = {
+    "agent": "_agent",
+    "approve": "_agent",
     "data": "_data",
     "demo": "_demo",
     "doctor": "_maintenance",
@@ -30,6 +32,7 @@ _COMMANDS = {
     "experiments": "_runs",
     "gate": "_models",
     "gc": "_maintenance",
+    "loop": "_agent",
     "models": "_models",
     "monitor": "_monitor",
     "pipeline": "_pipeline",

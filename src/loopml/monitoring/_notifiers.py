@@ -1,6 +1,7 @@
 """Notifiers: how someone is told that an alert opened or resolved.
 
-A notifier is one method: ``send(message)`` delivers an ``AlertMessage`` or raises (any exception; the
+A notifier is one method: ``send(message)`` delivers a ``Message`` (an ``AlertMessage``, or the closed
+loop's news of a promotion or a rollback) or raises (any exception; the
 built-in ones raise ``NotificationError``). The alert manager records a failure as an alert event and
 carries on, so a notifier never needs to protect its caller. Writing one::
 
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from http.client import HTTPException
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from loopml.errors import ConfigError, NotificationError
 
@@ -52,6 +53,19 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+class Message(Protocol):
+    """What every notifier can deliver: a one-line ``subject``, a few lines of ``text``, the fields as JSON
+    (``to_dict``, what a webhook posts), and a ``state``: "firing" is bad news (logged as a warning)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class Notifier(ABC):
     name: str = "notifier"
 
     @abstractmethod
-    def send(self, message: AlertMessage) -> None: ...
+    def send(self, message: Message) -> None: ...
 
 
 class LogNotifier(Notifier):
@@ -148,7 +162,7 @@ class LogNotifier(Notifier):
         self.logger = logging.getLogger(logger) if isinstance(logger, str) else logger
         self.name = name
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: Message) -> None:
         level = logging.WARNING if message.state == "firing" else logging.INFO
         self.logger.log(level, message.subject, extra={"alert": message.to_dict()})
 
@@ -200,7 +214,7 @@ class WebhookNotifier(Notifier):
         self.name = name
         self._opener = urllib.request.build_opener(_NoRedirects)
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: Message) -> None:
         body = json.dumps(message.to_dict(), allow_nan=False, default=str).encode()
         attempt, problem = 0, ""
         for attempt in range(1, self.retries + 2):
@@ -274,7 +288,7 @@ class EmailNotifier(Notifier):
         self.timeout = float(timeout)
         self.name = name
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: Message) -> None:
         mail = EmailMessage()
         mail["Subject"] = message.subject
         mail["From"] = self.sender
@@ -432,7 +446,7 @@ class _Unbuilt(Notifier):
         self.name = str(name or kind or "notifier")
         self.reason = reason
 
-    def send(self, message: AlertMessage) -> None:
+    def send(self, message: Message) -> None:
         raise NotificationError(f"the {self.name} notifier cannot be built from its config: {self.reason}")
 
 
