@@ -290,8 +290,8 @@ def personal_columns(
             version = client.store.models.get_version(model, number)
         except NotFoundError:
             raise NotFoundError(
-                f"version {number} of {model!r} answered logged predictions but is not in the registry, and "
-                "its signature is what says which inputs are personal: register it, or leave its rows out."
+                f"version {number} of {model!r} answered logged predictions but is not in the registry, "
+                "and its signature says which inputs are personal: register it, or pass versions= without it."
             ) from None
         entry = client.artifacts.read_manifest(version.bundle_digest).get(META_FILE)
         if entry is None:
@@ -373,6 +373,7 @@ def add_feedback(
     base: str | DatasetVersion | None = None,
     checks: Sequence[Check] | None = None,
     features: Sequence[str] | None = None,
+    versions: Iterable[int] | None = None,
     holdout: float | None = None,
     min_rows: int = 1,
     client: TrackingClient | None = None,
@@ -384,7 +385,7 @@ def add_feedback(
     Personal columns (marked in the signatures of the versions that served) are left out, of the base's rows
     too; ``features`` naming one is refused. ``checks`` run on the whole new version, and a failing one
     stores nothing (``DataCheckError``). ``deployment`` names the deployment that served the rows (it must
-    serve ``model``); it is recorded with the rest.
+    serve ``model``); it is recorded with the rest. ``versions``: only the rows these model versions answered.
 
     ``holdout``: keep the newest share of the feedback rows back for the gate (``split_by_time``): the
     version holds only the rows before the cut, and the result carries the gate's rows and the cut. Fewer
@@ -401,7 +402,10 @@ def add_feedback(
     base_version = None
     if base is not None:
         base_version = base if isinstance(base, DatasetVersion) else get_dataset(base, client)
+    wanted = None if versions is None else frozenset(int(v) for v in versions)
     served = _served_versions(client, model, since_ms, until_ms)
+    if wanted is not None:
+        served &= wanted
     personal = personal_columns(model, served, client)
     chosen = _features(features, base_version, target, personal, model)
 
@@ -409,6 +413,7 @@ def add_feedback(
         model,
         since_ms=since_ms,
         until_ms=until_ms,
+        versions=wanted,
         client=client,
         target=target,
         inputs=chosen,
