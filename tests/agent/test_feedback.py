@@ -25,7 +25,7 @@ from loopml.artifacts import LocalArtifactStore
 from loopml.errors import DataCheckError, InvalidArgumentError, NotFoundError
 from loopml.monitoring import PredictionLogger, hash_value, log_labels
 from loopml.store import RunStatus, SqlStore
-from loopml.tracking import TrackingClient
+from loopml.tracking import TrackingClient, attached_run
 
 MODEL = "churn"
 SALT = "feedback-test-salt"
@@ -293,6 +293,40 @@ class TestAddFeedback:
         assert links == {("churn-train:1", "input"), ("churn-train:2", "output")}
         assert fed.to_dict()["dataset"] == "churn-train:2"
 
+    def test_the_deployment_that_served_is_recorded_and_must_serve_the_model(
+        self, client: TrackingClient
+    ) -> None:
+        _register(client)
+        deployments = client.store.deployments
+        deployments.create("churn-prod", model=MODEL, at_ms=T0, actor="test")
+        deployments.update("churn-prod", {"canary": "2", "canary_percent": 10.0}, at_ms=T0 + 1, actor="test")
+        deployments.create("other", model="another-model", at_ms=T0, actor="test")
+        _log_day(client)
+        log_labels(client.store, MODEL, {"r1": 0, "r4": 1}, at_ms=T0)
+
+        with pytest.raises(InvalidArgumentError, match="'other' serves 'another-model', not 'churn'"):
+            add_feedback("fb", MODEL, target="churned", deployment="other", client=client)
+        with pytest.raises(NotFoundError):
+            add_feedback("fb", MODEL, target="churned", deployment="nowhere", client=client)
+        fed = add_feedback("fb", MODEL, target="churned", deployment="churn-prod", client=client)
+
+        assert (fed.deployment, fed.deployment_revision) == ("churn-prod", 2)
+        assert "deployment.churn-prod" in fed.version.tags
+        assert "(deployment churn-prod)" in fed.version.description
+        params = client.get_run(fed.run_id).params
+        assert (params["deployment"], params["deployment_revision"]) == ("churn-prod", "2")
+        assert fed.to_dict()["deployment_revision"] == 2
+
+    def test_inside_a_run_the_feedback_run_is_its_child(self, client: TrackingClient) -> None:
+        _register(client)
+        _log_day(client)
+        log_labels(client.store, MODEL, {"r1": 0}, at_ms=T0)
+        retrain = client.create_run("retraining", name="retrain churn")
+        with attached_run(retrain.id, client=client):
+            fed = add_feedback("fb", MODEL, target="churned", client=client)
+        assert client.get_run(fed.run_id).parent_id == retrain.id
+        assert client.store.datasets.run_datasets(retrain.id) == []  # the version is the child's output
+
     def test_a_base_column_the_log_lacks_is_refused(self, client: TrackingClient) -> None:
         _register(client)
         lm.data.add("with-extra", _train().assign(region="north"), client=client)
@@ -371,3 +405,15 @@ class TestSplitByTime:
         assert client.get_run(fed.run_id).params["cut_ms"] == str(T0 + 4_000)
         with pytest.raises(NotEnoughFeedbackError):
             add_feedback("fb", MODEL, target="churned", holdout=0.4, min_rows=4, client=client)
+        # the two rows of r2 share one time: both are the gate, and nothing is left to train on
+        with pytest.raises(NotEnoughFeedbackError, match="none is left to train on"):
+            add_feedback(
+                "fb2",
+                MODEL,
+                target="churned",
+                versions=[1],
+                until_ms=T0 + 3_000,
+                holdout=0.3,
+                since_ms=T0 + 2_000,
+                client=client,
+            )

@@ -97,6 +97,7 @@ class FeedbackVersion:
     base: str | None = None  # the base version's reference
     cut_ms: int | None = None
     gate_rows: int = 0
+    deployment_revision: int | None = None  # the deployment's revision when the version was made
     gate: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -111,6 +112,7 @@ class FeedbackVersion:
             "run_id": self.run_id,
             "model": self.model,
             "deployment": self.deployment,
+            "deployment_revision": self.deployment_revision,
             "target": self.target,
             "features": list(self.features),
             "rows": self.rows,
@@ -397,8 +399,7 @@ def add_feedback(
     check_name(dataset)
     client = client or get_client()
     check_list = list(checks or ())
-    if deployment is not None:
-        _check_deployment(client, deployment, model)
+    revision = None if deployment is None else _deployment_revision(client, deployment, model)
     base_version = None
     if base is not None:
         base_version = base if isinstance(base, DatasetVersion) else get_dataset(base, client)
@@ -421,6 +422,13 @@ def add_feedback(
     gate = cut_ms = None
     if holdout is not None:
         frame, gate, cut_ms = split_by_time(frame, holdout=holdout, min_rows=min_rows)
+        if frame.empty and base_version is None:
+            raise NotEnoughFeedbackError(
+                f"every labelled prediction of {model!r} in the window is at or after the cut "
+                f"({_iso(cut_ms)}), so none is left to train on: wait for more labels, or give a base.",
+                0,
+                1,
+            )
     elif len(frame) < max(min_rows, 1):
         raise NotEnoughFeedbackError(
             f"{model!r} has {len(frame)} labelled prediction(s) in the window and {max(min_rows, 1)} are "
@@ -459,6 +467,7 @@ def add_feedback(
         _Lineage(
             model,
             deployment,
+            revision,
             target,
             since_ms,
             until_ms,
@@ -486,6 +495,7 @@ def add_feedback(
         base=None if base_version is None else base_version.ref,
         cut_ms=cut_ms,
         gate_rows=0 if gate is None else len(gate),
+        deployment_revision=revision,
         gate=gate,
     )
 
@@ -494,12 +504,14 @@ def _is_prediction(column: str) -> bool:
     return column == PREDICTION or column.startswith(PREDICTION + ".")
 
 
-def _check_deployment(client: TrackingClient, name: str, model: str) -> None:
+def _deployment_revision(client: TrackingClient, name: str, model: str) -> int:
+    """The current revision of deployment ``name``, which must serve ``model``."""
     found = client.store.deployments.get(name)
     if found.model != model:
         raise InvalidArgumentError(
             f"deployment {name!r} serves {found.model!r}, not {model!r}; name the deployment of {model!r}."
         )
+    return found.revision
 
 
 def _base_columns(base: DatasetVersion | None) -> set[str]:
@@ -564,6 +576,7 @@ class _Rows:
 class _Lineage:
     model: str
     deployment: str | None
+    deployment_revision: int | None
     target: str
     since_ms: int | None
     until_ms: int | None
@@ -576,6 +589,7 @@ class _Lineage:
         return {
             "model": self.model,
             "deployment": self.deployment or "",
+            "deployment_revision": "" if self.deployment_revision is None else self.deployment_revision,
             "target": self.target,
             "since_ms": "" if self.since_ms is None else self.since_ms,
             "until_ms": "" if self.until_ms is None else self.until_ms,
