@@ -280,6 +280,7 @@ class TestAddFeedback:
         assert "feedback of churn" in fed.version.description and "churn-train:1" in fed.version.description
         # the data layer's lineage walks back to the base
         assert [v.ref for v in lm.data.lineage(fed.version, client=client).sources] == ["churn-train:1"]
+        assert (fed.version.transform or {})["function"] == "loopml.agent._feedback.add_feedback"
         # the run: its params, metrics, and the base as input, the new version as output
         run = client.get_run(fed.run_id)
         assert run.experiment_name == EXPERIMENT and run.status == RunStatus.FINISHED

@@ -93,7 +93,7 @@ class FeedbackVersion:
     first_ms: int | None
     last_ms: int | None
     served_versions: tuple[int, ...]
-    left_out: tuple[str, ...] = ()  # personal columns kept out of the stored features
+    left_out: tuple[str, ...] = ()  # the personal columns of the serving versions, kept out of the features
     base: str | None = None  # the base version's reference
     cut_ms: int | None = None
     gate_rows: int = 0
@@ -447,7 +447,7 @@ def add_feedback(
                 f"labelled rows (it has {', '.join(map(repr, logged)) or 'none'}); pass features= without "
                 f"{'it' if len(absent) == 1 else 'them'}."
             )
-    left_out = tuple(sorted(set(personal) & (set(logged) | _base_columns(base_version))))
+    left_out = tuple(sorted(personal))
     columns = [*chosen, target]
     feedback = frame[columns]
     if gate is not None:
@@ -512,10 +512,6 @@ def _deployment_revision(client: TrackingClient, name: str, model: str) -> int:
             f"deployment {name!r} serves {found.model!r}, not {model!r}; name the deployment of {model!r}."
         )
     return found.revision
-
-
-def _base_columns(base: DatasetVersion | None) -> set[str]:
-    return set() if base is None else {str(c["name"]) for c in base.schema.get("columns", [])}
 
 
 def _features(
@@ -663,6 +659,8 @@ def _store(
                 with contextlib.suppress(TypeError, ValueError):
                     fed[column] = fed[column].astype(kept[column].dtype)
         return pd.concat([kept, fed], ignore_index=True)
+
+    append.__qualname__ = "add_feedback"  # the lineage names the public function that made the version
 
     try:
         with attached_run(run.id, name=run.name, experiment=EXPERIMENT, client=client):
