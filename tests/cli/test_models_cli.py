@@ -137,6 +137,35 @@ def test_gate_exit_codes_promotion_and_card(saved: dict[str, Path], tmp_path: Pa
     assert code == 0 and "Synthetic data." in card.read_text() and "passed" in card.read_text()
 
 
+def test_gate_format_markdown_for_a_ci_job_summary(saved: dict[str, Path]) -> None:
+    invoke("models", "register", "clf", "--file", str(saved["good"]))
+    invoke("models", "register", "clf", "--file", str(saved["weak"]))
+    invoke("models", "alias", "clf", "champion", "1")
+    gate = ["gate", "clf:2", "--data", "holdout@latest", "--target", "label", "--format", "markdown"]
+    result = runner.invoke(app, [*gate, "--rule", "f1 >= baseline - 0.01", "--rule", "accuracy >= 0.5"])
+    assert result.exit_code == 1, result.output
+    md = result.stdout
+    assert md.startswith("## Gate FAILED: `clf:2` against `clf:1`\n")
+    rows = [line for line in md.splitlines() if line.startswith("| `")]
+    assert len(rows) == 2 and "| **FAIL** |" in rows[0] and "| pass |" in rows[1]
+    assert lm.get_model_version("clf@champion").version == 1
+
+    result = runner.invoke(app, [*gate, "--rule", "accuracy >= 0.5", "--promote", "champion"])
+    assert result.exit_code == 0 and result.stdout.startswith("## Gate PASSED")
+    assert "Promoted: `clf@champion → 2`." in result.stdout
+
+    # an error leaves a heading that says so in the summary, and exit code 2
+    result = runner.invoke(app, [*gate, "--rule", "f1 >== 0.5"])
+    assert result.exit_code == 2 and result.stdout.startswith("## Gate ERROR: no decision about `clf:2`")
+    assert "f1 >== 0.5" in result.stdout and "error:" in result.stderr
+    for extra, message in [
+        (["--json"], "Give --json or --format markdown, not both"),
+        (["--format", "html"], "--format takes table, json, markdown, not 'html'"),
+    ]:
+        result = runner.invoke(app, [*gate, "--rule", "f1 >= 0.5", *extra])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+
+
 def test_export_and_build_docker_say_plainly_when_there_is_no_engine(
     saved: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -279,6 +280,43 @@ def test_decision_json_round_trip() -> None:
     assert GateDecision.from_json(doc) == decision
     with pytest.raises(InvalidArgumentError, match="malformed"):
         GateDecision.from_json({"passed": True})
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    """The cells of every table row in ``text``, split on unescaped pipes, escapes undone."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+            rows.append([c.strip().replace("\\|", "|") for c in cells])
+    return rows
+
+
+def test_decision_markdown_has_the_verdict_and_one_row_per_rule() -> None:
+    baseline = ev({"f1": 0.80}, slices={"a|b": regions(0.80, 0.80)["region"]})
+    candidate = ev({"f1": 0.82}, slices={"a|b": regions(0.86, 0.70)["region"]})
+    rules = ["f1 >= baseline - 0.01", "slice(`a|b`).f1 >= baseline - 0.05", "latency.p95_ms <= 50"]
+    text = decide(candidate, baseline, rules).to_markdown(candidate="clf:2", baseline="clf:1")
+    assert text.startswith("## Gate FAILED: `clf:2` against `clf:1`\n")
+    assert "1 of 3 rules failed" in text
+    rows = markdown_rows(text)
+    assert rows[0] == ["Rule", "Candidate", "Baseline", "Threshold", "Verdict", "Reason"]
+    assert rows[1][:5] == ["`f1 >= baseline - 0.01`", "0.820", "0.800", "0.790", "pass"]
+    assert rows[2][:5] == [
+        "`` slice(`a|b`).f1 >= baseline - 0.05 ``",
+        "0.700 (a|b=south)",
+        "0.800",
+        "0.750",
+        "**FAIL**",
+    ]
+    assert rows[2][5].startswith("slice(a|b).f1: 1 of 2 slices fail") and rows[2][5].endswith(": fail")
+    assert rows[3][:5] == ["`latency.p95_ms <= 50`", "3.000", "–", "50.000", "pass"]
+    figures = {r[0]: r[1:] for r in rows[4:]}
+    assert figures["f1"] == ["0.820", "0.800"] and figures["latency.p95_ms"] == ["3.000", "3.000"]
+
+    first = decide(candidate, None, rules[:1]).to_markdown(candidate="clf:1")
+    assert first.startswith("## Gate PASSED: `clf:1` against no baseline (first model)\n")
+    assert markdown_rows(first)[1][2:5] == ["–", "–", "pass"]
 
 
 # --- with real models -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from loopml.cli._app import app, new_app
 from loopml.cli._output import console, err_console, fmt_time, print_json, table
@@ -311,6 +312,9 @@ def models_history(name: str = typer.Argument(...), as_json: bool = JSON) -> Non
     )
 
 
+GATE_FORMATS = ("table", "json", "markdown")
+
+
 @app.command("gate")
 def gate_cmd(
     candidate: str = typer.Argument(..., help="The candidate version: NAME:V, NAME@ALIAS or NAME (newest)."),
@@ -324,12 +328,24 @@ def gate_cmd(
         None, "--promote", help="Move this alias to the candidate if it passes."
     ),
     reason: str = REASON,
-    as_json: bool = JSON,
+    output_format: str = typer.Option(
+        "table",
+        "--format",
+        help="table, json or markdown (a CI job summary: loopml gate ... --format markdown "
+        '>> "$GITHUB_STEP_SUMMARY").',
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
 ) -> None:
     """Decide whether a candidate may replace the baseline. Exit 0: pass, 1: fail, 2: error (for CI/CD)."""
     from loopml.registry import gate, parse_model_ref
 
+    fmt = output_format.strip().lower()
     try:
+        if fmt not in GATE_FORMATS:
+            raise InvalidArgumentError(f"--format takes {', '.join(GATE_FORMATS)}, not {output_format!r}.")
+        if as_json and fmt not in ("table", "json"):
+            raise InvalidArgumentError(f"Give --json or --format {fmt}, not both.")
+        fmt = "json" if as_json else fmt
         base = baseline if baseline is not None else f"{parse_model_ref(candidate).name}@champion"
         outcome = gate(
             candidate,
@@ -343,31 +359,39 @@ def gate_cmd(
             reason=reason,
         )
     except LoopmlError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if fmt == "markdown":  # the job summary says why there is no decision
+            typer.echo(f"## Gate ERROR: no decision about `{candidate}`\n\n```\n{exc}\n```\n")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     decision = outcome.decision
-    if as_json:
+    baseline_ref = None if outcome.baseline is None else outcome.baseline.ref
+    promoted = (
+        f"{outcome.candidate.name}@{outcome.promoted_to} → {outcome.candidate.version}"
+        if outcome.promoted_to
+        else None
+    )
+    if fmt == "json":
         print_json(
             {
                 "passed": outcome.passed,
                 "candidate": outcome.candidate.ref,
-                "baseline": None if outcome.baseline is None else outcome.baseline.ref,
+                "baseline": baseline_ref,
                 "promoted_to": outcome.promoted_to,
                 "decision": decision.to_json(),
             }
         )
+    elif fmt == "markdown":
+        text = decision.to_markdown(candidate=outcome.candidate.ref, baseline=baseline_ref)
+        if promoted:
+            text += f"\nPromoted: `{promoted}`.\n"
+        typer.echo(text, nl=False)
     else:
-        against = outcome.baseline.ref if outcome.baseline else "no baseline (first model)"
+        against = baseline_ref or "no baseline (first model)"
         table(
             f"Gate: {outcome.candidate.ref} against {against}",
             ["Rule", "Result", "Detail"],
             [(r.rule, "pass" if r.passed else "FAIL", r.reason) for r in decision.results],
         )
         verdict = "[green]PASS[/]" if outcome.passed else "[bold red]FAIL[/]"
-        promoted = (
-            f"; {outcome.candidate.name}@{outcome.promoted_to} → {outcome.candidate.version}"
-            if outcome.promoted_to
-            else ""
-        )
-        console.print(f"{verdict}{promoted}", highlight=False)
+        console.print(f"{verdict}{'; ' + promoted if promoted else ''}", highlight=False)
     raise typer.Exit(0 if outcome.passed else 1)

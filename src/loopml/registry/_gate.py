@@ -3,6 +3,8 @@
 ``decide(candidate, baseline, rules)`` compares two ``Evaluation`` results and returns a ``GateDecision``
 with one ``RuleResult`` per rule; ``gate(candidate_model, baseline_model, data, rules, target=...)``
 evaluates both models on the same data first. Deciding is pure: recording the decision is the caller's.
+``GateDecision.to_json()`` is what gets recorded; ``to_markdown()`` is the report a CI job summary or a
+pull-request comment shows (``loopml gate --format markdown``).
 
 **Rules** are one comparison each::
 
@@ -153,6 +155,41 @@ class GateDecision:
             "candidate": dict(self.candidate),
             "baseline": None if self.baseline is None else dict(self.baseline),
         }
+
+    def to_markdown(self, *, candidate: str | None = None, baseline: str | None = None) -> str:
+        """The decision as Markdown for a CI job summary or a pull-request comment: a heading with PASSED or
+        FAILED, the one-line reason, a table with one row per rule (rule, candidate, baseline, threshold,
+        verdict, reason), and every figure compared, folded. ``candidate`` and ``baseline`` are the
+        references shown in the heading (``None`` baseline: the first model)."""
+        verdict = "PASSED" if self.passed else "FAILED"
+        title = f"## Gate {verdict}"
+        if candidate is not None:
+            against = "no baseline (first model)" if baseline is None else _code(baseline)
+            title += f": {_code(candidate)} against {against}"
+        lines = [
+            title,
+            "",
+            _cell(self.reason),
+            "",
+            "| Rule | Candidate | Baseline | Threshold | Verdict | Reason |",
+            "| --- | ---: | ---: | ---: | --- | --- |",
+        ]
+        for r in self.results:
+            value = _md_num(r.candidate) + (f" ({_cell(r.slice)})" if r.slice else "")
+            mark = "pass" if r.passed else "**FAIL**"
+            lines.append(
+                f"| {_code(r.rule)} | {value} | {_md_num(r.baseline)} | {_md_num(r.threshold)} "
+                f"| {mark} | {_cell(r.reason)} |"
+            )
+        lines += ["", "<details><summary>Every figure compared</summary>", ""]
+        lines += ["| Figure | Candidate | Baseline |", "| --- | ---: | ---: |"]
+        base = self.baseline or {}
+        for name in sorted({*self.candidate, *base}):
+            lines.append(
+                f"| {_cell(name)} | {_md_num(self.candidate.get(name))} | {_md_num(base.get(name))} |"
+            )
+        lines += ["", "</details>", ""]
+        return "\n".join(lines)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> GateDecision:
@@ -633,6 +670,21 @@ def _fmt(value: float) -> str:
     if value == 0 or 1e-3 <= abs(value) < 1e6:
         return f"{value:.3f}"
     return f"{value:.4g}"
+
+
+def _md_num(value: float | None) -> str:
+    return "–" if value is None else _fmt(value)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """Inline code in a table cell; a text holding backticks (``slice(`a b`).f1``) gets double ones."""
+    text = _cell(text)
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def _opt_float(value: Any) -> float | None:
