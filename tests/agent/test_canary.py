@@ -395,3 +395,62 @@ class TestBadInput:
     def test_the_champion_is_not_a_challenger_route(self, sqlite_client: TrackingClient) -> None:
         with pytest.raises(InvalidArgumentError, match="'canary' or 'shadow'"):
             compare(sqlite_client, ALL, route="champion")
+
+
+class TestTask:
+    CONDITIONS = RollbackConditions(
+        error_rate_max_increase=None, latency_p95_max_ratio=None, performance_max_drop=0.1
+    )
+
+    def test_the_champions_stored_evaluation_names_the_task(self, sqlite_client: TrackingClient) -> None:
+        import pandas as pd
+        from sklearn.linear_model import LinearRegression
+
+        from loopml.registry import evaluate, register_model
+
+        # labels of two values would look like classes; the champion was evaluated as a regressor
+        frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0, 1.0]})
+        fitted = LinearRegression().fit(frame[["x"]], frame["y"])
+        register_model("m", fitted, input_example=frame[["x"]], client=sqlite_client)
+        evaluate("m:1", frame, target="y", task="regression", client=sqlite_client)
+        log_traffic(sqlite_client, Traffic("champion", 1, 200), Traffic("canary", 2, 200, wrong=100))
+
+        evidence = compare(sqlite_client, self.CONDITIONS)
+        assert evidence.task == "regression" and evidence.metric == "rmse"
+        assert evidence.canary.metrics["rmse"] == pytest.approx(0.5**0.5)
+        assert evidence.verdicts[0].verdict == FAIL
+
+    def test_task_given_wins_and_without_performance_none_is_needed(
+        self, sqlite_client: TrackingClient
+    ) -> None:
+        log_traffic(sqlite_client, Traffic("champion", 1, 200), Traffic("canary", 2, 200, wrong=100))
+        assert compare(sqlite_client, self.CONDITIONS, task="regression").metric == "rmse"
+        assert compare(sqlite_client, self.CONDITIONS).metric == "f1"
+        assert compare(sqlite_client, RollbackConditions()).task is None
+
+    def test_predictions_whose_type_changed_between_segments_are_compared_as_text(
+        self, sqlite_client: TrackingClient
+    ) -> None:
+        with PredictionLogger(
+            sqlite_client.store, sqlite_client.artifacts, model="m", flush_interval=60.0
+        ) as logger:
+            for i in range(200):
+                for route, version in (("champion", 1), ("canary", 2)):
+                    logger.log(
+                        request_id=f"{route}-{i}",
+                        model_version=version,
+                        route=route,
+                        inputs=[{"x": 1.0}],
+                        # the canary's predictions are numbers in one segment, text in the next
+                        outputs=[str(i % 2)] if route == "canary" and i >= 100 else [i % 2],
+                        latency_ms=5.0,
+                        timestamp_ms=T0 + i * 1000,
+                    )
+                if i == 99:
+                    logger.flush()  # a new segment
+        labels = {f"{r}-{i}": i % 2 for r in ("champion", "canary") for i in range(200)}
+        log_labels(sqlite_client.store, "m", labels, at_ms=T0 + HOUR)
+        evidence = compare(sqlite_client, self.CONDITIONS, target_metric="accuracy")
+        assert evidence.canary.rows == 200 and evidence.canary.labelled_rows == 200
+        assert evidence.champion.metrics["accuracy"] == evidence.canary.metrics["accuracy"] == 1.0
+        assert evidence.passed

@@ -18,9 +18,12 @@ Then one verdict per condition of ``RollbackConditions``:
 ============== ================================================ ============================================
 condition      fail (roll back) when                            test
 ============== ================================================ ============================================
-error_rate     canary rate > champion rate + max_increase        one-sided; Fisher's exact test when a cell
-                                                                 of the 2x2 table expects fewer than 5
-                                                                 requests, else a z-test of the margin itself
+error_rate     canary rate > champion rate + max_increase        one-sided; when a cell of the 2x2 table
+                                                                 expects fewer than 5 requests, Fisher's
+                                                                 exact test of any increase (scipy has no
+                                                                 exact test of a margin: the observed
+                                                                 increase must also pass the margin), else
+                                                                 a z-test of the margin itself
 latency_p95_ms canary p95 > champion p95 x max_ratio             binomial: more than 5 % of the canary's
                                                                  requests slower than champion p95 x ratio
 performance    canary metric worse by more than max_drop,        accuracy: as error_rate, on the misses;
@@ -179,7 +182,7 @@ class CanaryEvidence:
     model: str
     since_ms: int
     until_ms: int
-    task: str
+    task: str | None  # "classification" or "regression"; None when no performance was compared
     metric: str | None
     canary: RouteFigures
     champion: RouteFigures
@@ -279,7 +282,9 @@ def compare_routes(
         if ids:
             labels = {lb.request_id: lb.label for lb in store.predictions.labels(model, sorted(ids))}
         frames = [attach_labels(f, labels) for f in frames]
-    resolved = _task(store, model, int(champion_version), int(canary_version), task, frames)
+        resolved = _task(store, model, int(champion_version), int(canary_version), task, frames)
+    else:  # no labels are read, so nothing needs the task
+        resolved = Task(task or "", PREDICTION)
     canary = _figures(route, int(canary_version), canary_table, frames[0] if frames else None, resolved)
     champion = _figures(
         "champion", int(champion_version), champion_table, frames[1] if frames else None, resolved
@@ -298,7 +303,7 @@ def compare_routes(
         model,
         int(since_ms),
         int(until_ms),
-        resolved.kind,
+        resolved.kind or None,
         metric,
         canary,
         champion,
@@ -338,10 +343,24 @@ def _read(
             mask = pc.and_(pc.equal(table["route"], side[0]), pc.equal(table["model_version"], side[1]))
             parts[side].append(table.filter(mask))
     empty = _complete(pa.table({"timestamp_ms": pa.array([], pa.int64())}), labelled)
-    return {
-        side: pa.concat_tables([empty, *found], promote_options="permissive") if found else empty
-        for side, found in parts.items()
-    }
+    return {side: _concat([empty, *found]) for side, found in parts.items()}
+
+
+def _concat(tables: Sequence[pa.Table]) -> pa.Table:
+    """One table of ``tables``; a prediction column whose type changed between segments (numbers in
+    one, text in the next) becomes text in all of them, as the log stores mixed values."""
+    import pyarrow as pa
+
+    from loopml.monitoring._segments import text_column
+
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowException, TypeError, ValueError):
+        as_text = [
+            t.set_column(t.column_names.index(PREDICTION), PREDICTION, text_column(t[PREDICTION].to_pylist()))
+            for t in tables
+        ]
+        return pa.concat_tables(as_text, promote_options="permissive")
 
 
 def _complete(table: pa.Table, labelled: bool) -> pa.Table:
