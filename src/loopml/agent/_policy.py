@@ -388,7 +388,7 @@ class PerformanceCondition(_Section):
         from loopml.registry._evaluate import METRICS
 
         if value not in METRICS:
-            close = difflib.get_close_matches(value, METRICS, n=1)
+            close = _close(value, METRICS)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise _fail(f"unknown metric {value!r}: {hint}the metrics are {', '.join(METRICS)}")
         return value
@@ -493,7 +493,7 @@ class Policy(_Section):
         """The policy of model ``name``; ``NotFoundError`` names the models the policy has."""
         if name in self.models:
             return self.models[name]
-        close = difflib.get_close_matches(name, list(self.models), n=1)
+        close = _close(name, list(self.models))
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise NotFoundError(
             f"the policy{f' {self.path}' if self.path else ''} has no model {name!r}: {hint}"
@@ -556,8 +556,12 @@ def parse_policy(
             f"the policy is a mapping with the key `models:`, not a {type(source.data).__name__}", (), source
         )
     errors = [
-        _error(
-            f"the key {key!r} appears twice, at lines {first.line} and {second.line}: keep one", loc, source
+        PolicyError(
+            f"the key {key!r} appears twice, at lines {first.line} and {second.line}: keep one",
+            path=name,
+            line=second.line,
+            column=second.column,
+            loc=(*loc, key),
         )
         for loc, key, first, second in duplicate_keys(source.root)
     ]
@@ -613,12 +617,12 @@ def _from_pydantic(exc: ValidationError, source: YamlSource) -> list[PolicyError
         if kind == "extra_forbidden":
             key = str(loc[-1])
             keys = _keys_at(loc[:-1])
-            close = difflib.get_close_matches(key, keys, n=1)
+            close = _close(key, keys)
             hint = f"did you mean {close[0]!r}?" if close else f"the keys here are {', '.join(keys)}"
             out.append(_error(f"unknown key {key!r}: {hint}", (*loc, KEY_MARK), source))
         elif kind == "missing":
             key, parent = str(loc[-1]), loc[:-1]
-            if any(p == parent and difflib.get_close_matches(k, [key], n=1) for p, k in unknown):
+            if any(p == parent and _close(k, [key]) for p, k in unknown):
                 continue  # the typo'd key's "did you mean" says it already
             doc = _doc_at(loc)
             out.append(
@@ -631,7 +635,7 @@ def _from_pydantic(exc: ValidationError, source: YamlSource) -> list[PolicyError
             msg = str(e["msg"])
             expected = _EXPECTED.get(kind.removesuffix("_type").removesuffix("_parsing"))
             said = f"expected {expected}" if expected else f"{msg[:1].lower()}{msg[1:]}"
-            doc = f" ({doc[:1].lower()}{doc[1:]})" if doc else ""
+            doc = f" ({doc})" if doc else ""
             out.append(_error(f"{said}, not {_shown(e.get('input'))}{doc}", loc, source))
     return out
 
@@ -647,6 +651,11 @@ _EXPECTED = {
     "model": "a mapping (key: value lines)",
     "model_attributes": "a mapping (key: value lines)",
 }
+
+
+def _close(word: str, options: list[str] | tuple[str, ...]) -> list[str]:
+    """The option a typo most likely meant (none when nothing is close: "colour" is not "rollout")."""
+    return difflib.get_close_matches(word, options, n=1, cutoff=0.7)
 
 
 def _shown(value: Any) -> str:
@@ -698,8 +707,8 @@ def _keys_at(loc: Loc) -> list[str]:
 
 def _doc_at(loc: Loc) -> str:
     _, field = _walk(loc)
-    doc = getattr(field, "description", None) or ""
-    return doc.rstrip(".").replace("``", "'")
+    doc = (getattr(field, "description", None) or "").rstrip(".").replace("``", "'")
+    return doc[:1].lower() + doc[1:]
 
 
 # --- checking against the Store and the code ----------------------------------------------------------------
@@ -871,7 +880,7 @@ class _Checker:
 
 
 def _suggest(name: str, names: list[str], what: str) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
+    close = _close(name, names)
     if close:
         return f" (did you mean {close[0]!r}?)"
     if not names:
