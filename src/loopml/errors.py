@@ -9,6 +9,7 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── InvalidArgumentError     a call got a value it cannot use
     │   ├── FilterError          a search filter does not parse (points at the token)
     │   ├── PathEscapeError      a path leaves the root it must stay under
+    │   ├── PolicyError          a loopml.yaml policy is wrong (names the file and line; lists every mistake)
     │   ├── RuleError            an alert rule does not parse or names an unknown column (points at it)
     │   └── SignatureError       model input does not match the model's signature (names each column)
     ├── ConflictError            a write contradicts what is stored (a param re-logged with a new value)
@@ -59,6 +60,49 @@ class FilterError(InvalidArgumentError):
 
 class PathEscapeError(InvalidArgumentError):
     """A path would leave the folder it belongs to (``..``, absolute, or a symlink out)."""
+
+
+class PolicyError(InvalidArgumentError):
+    """A policy file (``loopml.yaml``) is wrong. One mistake has ``path``, ``line`` (from 1), ``column`` and
+    ``loc`` (the keys leading to it, as in ``("models", "churn", "gate", "rules", 0)``); ``problem`` is the
+    mistake in words without the place. A policy with several mistakes raises one ``PolicyError`` whose
+    ``errors`` lists each (a single mistake lists itself) and whose message shows them all, one per line."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        loc: tuple[str | int, ...] = (),
+        errors: list[PolicyError] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.column = column
+        self.loc = loc
+        self.errors: list[PolicyError] = [self] if errors is None else list(errors)
+        if errors is None:
+            super().__init__(f"{self.where}: {problem}" if self.where else problem)
+        else:
+            shown = (str(e).replace("\n", "\n    ") for e in self.errors)
+            super().__init__(problem + "".join(f"\n  {e}" for e in shown))
+
+    @property
+    def key(self) -> str:
+        """``loc`` as written in messages: ``models.churn.gate.rules[0]``."""
+        text = ""
+        for part in self.loc:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        return text
+
+    @property
+    def where(self) -> str:
+        """``loopml.yaml, line 12, models.churn.gate`` (as much of it as is known)."""
+        line = None if self.line is None else f"line {self.line}"
+        return ", ".join(p for p in (self.path, line, self.key) if p)
 
 
 class RuleError(InvalidArgumentError):
@@ -146,6 +190,7 @@ __all__ = [
     "NotFoundError",
     "NotificationError",
     "PathEscapeError",
+    "PolicyError",
     "RuleError",
     "SchemaError",
     "SchemaTooNewError",

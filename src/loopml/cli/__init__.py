@@ -36,6 +36,7 @@ _COMMANDS = {
     "models": "_models",
     "monitor": "_monitor",
     "pipeline": "_pipeline",
+    "policy": "_policy",
     "predictions": "_predictions",
     "runs": "_runs",
     "serve": "_serve",
