@@ -74,12 +74,7 @@ _EXPORTS: dict[str, str] = {
             "compare_routes",
         )
     },
-    **{
-        name: "loopml.agent._traffic"
-        for name in (
-            "Traffic",
-        )
-    },
+    **{name: "loopml.agent._traffic" for name in ("Traffic",)},
     "PolicyError": "loopml.errors",
 }
 
@@ -93,6 +88,18 @@ if TYPE_CHECKING:
         approve,
         loop_status,
         set_paused,
+    )
+    from loopml.agent._canary import (
+        CanaryEvidence,
+        RollbackConditions,
+        compare_routes,
+    )
+    from loopml.agent._feedback import (
+        FeedbackVersion,
+        NotEnoughFeedbackError,
+        add_feedback,
+        feedback_frame,
+        split_by_time,
     )
     from loopml.agent._policy import (
         DataSelection,
@@ -113,21 +120,43 @@ if TYPE_CHECKING:
         parse_policy,
         policy_path,
     )
-    from loopml.agent._feedback import (
-        FeedbackVersion,
-        NotEnoughFeedbackError,
-        add_feedback,
-        feedback_frame,
-        split_by_time,
-    )
-    from loopml.agent._canary import (
-        CanaryEvidence,
-        RollbackConditions,
-        compare_routes,
-    )
     from loopml.agent._traffic import (
         Traffic,
     )
     from loopml.errors import PolicyError
 
-__all__ = sorted([*_EXPORTS])
+__all__ = [
+    "Agent",
+    "CanaryEvidence",
+    "DataSelection",
+    "Decision",
+    "ErrorRateCondition",
+    "FeedbackSelection",
+    "FeedbackVersion",
+    "GatePolicy",
+    "LatencyCondition",
+    "LoopMessage",
+    "ModelPolicy",
+    "NotEnoughFeedbackError",
+    "PerformanceCondition",
+    "Policy",
+    "PolicyError",
+    "RetrainPolicy",
+    "RollbackConditions",
+    "RollbackPolicy",
+    "RolloutPolicy",
+    "ShadowStage",
+    "Traffic",
+    "Trigger",
+    "add_feedback",
+    "approve",
+    "check_policy",
+    "compare_routes",
+    "feedback_frame",
+    "load_policy",
+    "loop_status",
+    "parse_policy",
+    "policy_path",
+    "set_paused",
+    "split_by_time",
+]

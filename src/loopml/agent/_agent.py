@@ -30,6 +30,7 @@ with expiry keeps two agents from acting on one model at once. Time comes from `
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -170,7 +171,7 @@ class Agent:
         *,
         interval_s: float = 30.0,
         passes: int | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         stop: Callable[[], bool] = lambda: False,
     ) -> None:
         """Pass after pass, ``interval_s`` apart, until ``stop()`` (or ``passes`` passes); leases released at
@@ -204,7 +205,7 @@ class Agent:
                 raise LoopmlError(f"model {name}'s loop is in an unknown stage {state.stage!r}.")
             try:
                 move: _Move = handler(name, model_policy, state)
-            except LoopmlError as exc:
+            except Exception as exc:  # a pipeline that fails, a candidate that will not load: recorded
                 move = self._failed(name, model_policy, state, exc)
             for decision in move.decisions:
                 self._record(decision, model_policy)
@@ -255,7 +256,7 @@ class Agent:
     def _decision(self, name: str, action: str, reason: str, stage: str, **details: Any) -> Decision:
         return Decision(name, action, reason, self.clock(), stage, details)
 
-    def _failed(self, name: str, model_policy: Any, state: LoopState, exc: LoopmlError) -> _Move:
+    def _failed(self, name: str, model_policy: Any, state: LoopState, exc: Exception) -> _Move:
         """A stage that raised: the champion keeps serving, the candidate's routes are cleared, the loop
         goes back to idle with the error recorded."""
         action = "retrain_failed" if state.stage == "retraining" else "failed"
@@ -323,7 +324,12 @@ class Agent:
 
         assert state.candidate is not None
         outcome = gate_candidate(
-            name, mp, state.candidate, cut_ms=int(state.data["cut_ms"]), client=self.client, now_ms=self.clock()
+            name,
+            mp,
+            state.candidate,
+            cut_ms=int(state.data["cut_ms"]),
+            client=self.client,
+            now_ms=self.clock(),
         )
         if outcome.waiting is not None:  # not enough fresh labelled rows yet: labels arrive late
             if state.data.get("gate_waiting") == outcome.waiting:
@@ -390,6 +396,8 @@ class Agent:
         if state.data.get("promoting"):
             return self._promote(name, mp, state, None)
         step = state.data.get("step")
+        if not steps:  # no canary steps: promotion right after the gate (or the shadow)
+            return self._finish(name, mp, state, None)
         if step is None or "step_started_ms" not in state.data:
             step = 0 if step is None else int(step)
             return self._canary_step(name, mp, state, step)
@@ -403,6 +411,10 @@ class Agent:
             return _Move(None, self._waiting(name, "canary", elapsed, rollout, evidence, steps[step]))
         if step + 1 < len(steps):
             return self._canary_step(name, mp, state, step + 1, evidence)
+        return self._finish(name, mp, state, evidence)
+
+    def _finish(self, name: str, mp: Any, state: LoopState, evidence: Any) -> _Move:
+        """Promote, or ask for approval first when the policy says so."""
         if mp.approval and not state.data.get("approved_by"):
             if state.data.get("approval_asked"):
                 return _Move(None, self._decision(name, "waiting", "waiting for `loopml approve`", "canary"))
@@ -412,14 +424,18 @@ class Agent:
             )
             return _Move(
                 replace(state, data={**state.data, "approval_asked": True}, reason=reason),
-                self._decision(name, "approval_needed", reason, "canary", evidence=evidence.to_dict()),
+                self._decision(
+                    name,
+                    "approval_needed",
+                    reason,
+                    "canary",
+                    evidence=None if evidence is None else evidence.to_dict(),
+                ),
                 again=False,
             )
         return self._promote(name, mp, state, evidence)
 
-    def _canary_step(
-        self, name: str, mp: Any, state: LoopState, step: int, evidence: Any = None
-    ) -> _Move:
+    def _canary_step(self, name: str, mp: Any, state: LoopState, step: int, evidence: Any = None) -> _Move:
         percent = float(mp.rollout.steps[step])
         self._deploy(
             name,
@@ -451,12 +467,12 @@ class Agent:
         reason = f"{name}:{state.candidate} promoted to champion" + (
             f" (approved by {approved})" if approved else ""
         )
-        set_alias(name, CHAMPION, state.candidate, reason=reason, client=self.client)
+        candidate = state.candidate
+        assert candidate is not None
+        set_alias(name, CHAMPION, candidate, reason=reason, client=self.client)
         self._deploy(name, mp, canary=None, canary_percent=0.0, shadow=None, reason=reason)
-        try:
+        with contextlib.suppress(NotFoundError):
             delete_alias(name, CHALLENGER, reason="promoted", client=self.client)
-        except NotFoundError:
-            pass
         details: dict[str, Any] = {"version": state.candidate, "approved_by": approved}
         if evidence is not None:
             details["evidence"] = evidence.to_dict()
@@ -526,10 +542,8 @@ class Agent:
             current = None
         if current is not None and (current.canary is not None or current.shadow is not None):
             self._deploy(name, mp, canary=None, canary_percent=0.0, shadow=None, reason=reason)
-        try:
+        with contextlib.suppress(NotFoundError):
             delete_alias(name, CHALLENGER, reason=reason, client=self.client)
-        except NotFoundError:
-            pass
 
 
 def _idle_after(state: LoopState, reason: str, now_ms: int, **remember: Any) -> LoopState:
@@ -542,7 +556,12 @@ def _idle_after(state: LoopState, reason: str, now_ms: int, **remember: Any) -> 
 
 
 def set_paused(
-    model: str, paused: bool, *, reason: str = "", client: TrackingClient | None = None, at_ms: int | None = None
+    model: str,
+    paused: bool,
+    *,
+    reason: str = "",
+    client: TrackingClient | None = None,
+    at_ms: int | None = None,
 ) -> LoopState:
     """Hold a model's loop where it is (``paused``) or let it go on; an audit event either way."""
     from loopml.registry._registry import actor
@@ -607,7 +626,9 @@ def approve(
     return written
 
 
-def loop_status(client: TrackingClient | None = None, models: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def loop_status(
+    client: TrackingClient | None = None, models: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Per model (those with a stored state, and those of ``models``): stage, candidate, why, lease."""
     from loopml.tracking import get_client
 

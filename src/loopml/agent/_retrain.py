@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml.errors import InvalidArgumentError
+from loopml.errors import InvalidArgumentError, LoopmlError
 
 if TYPE_CHECKING:
     from loopml.store import DatasetVersion, ModelVersion
@@ -51,73 +51,87 @@ class Gated:
         return dict(self.details or {})
 
 
-def _feedback_since(mp: Any, now_ms: int) -> int | None:
-    feedback = mp.retrain.data.feedback
-    return None if feedback is None or feedback.since_ms is None else now_ms - feedback.since_ms
+def _features(mp: Any, client: TrackingClient) -> list[str] | None:
+    """The feature columns the policy asks for: ``features``, or the champion's inputs without ``exclude``
+    (None: the feedback's default, every logged input that is not personal)."""
+    data = mp.retrain.data
+    if data is None:
+        return None
+    if data.features is not None:
+        return list(data.features)
+    if not data.exclude:
+        return None
+    from loopml.registry import get_model_version, load_model
+
+    signature = load_model(get_model_version(f"{mp.name}@champion", client), client).signature
+    names = [] if signature is None else list(signature.input_names)
+    return [c for c in names if c not in set(data.exclude)]
 
 
 def retrain(name: str, mp: Any, *, client: TrackingClient, now_ms: int) -> Retrained:
     """Run the policy's pipeline on fresh training data and register its model as the next version."""
-    from loopml.agent._feedback import add_feedback, feedback_frame, split_by_time
+    from loopml.agent._feedback import NotEnoughFeedbackError, add_feedback
+    from loopml.data import checks
     from loopml.data import get as get_dataset
-    from loopml.pipelines import load_pipeline
     from loopml.registry import get_model_version, load_model, register_model
+    from loopml.store import ModelVersion
 
     retrain_policy = mp.retrain
     data_policy = retrain_policy.data
-    since = _feedback_since(mp, now_ms)
     cut_ms = now_ms
     feedback_rows = 0
-    training: DatasetVersion
-    if data_policy.feedback is not None:
-        labelled = feedback_frame(name, since_ms=since, until_ms=now_ms, target=mp.target, client=client)
-        if len(labelled):
-            train_rows, _gate_rows, cut_ms = split_by_time(
-                labelled, holdout=mp.gate.holdout, min_rows=mp.gate.min_rows
+    training: DatasetVersion | None = None
+    if data_policy is not None and data_policy.feedback is not None:
+        fb = data_policy.feedback
+        common: dict[str, Any] = {
+            "target": mp.target,
+            "deployment": mp.deployment or name,
+            "since_ms": None if fb.since_ms is None else now_ms - fb.since_ms,
+            "until_ms": now_ms,
+            "base": data_policy.base,
+            "features": _features(mp, client),
+            "checks": [checks.not_null(mp.target)],
+            "client": client,
+        }
+        try:  # the newest labelled rows stay out of training, for the gate
+            fed = add_feedback(
+                f"{name}-training", name, holdout=mp.gate.holdout, min_rows=mp.gate.min_rows, **common
             )
-            feedback_rows = len(train_rows)
-        if feedback_rows < data_policy.feedback.min_rows and data_policy.base is None:
+            assert fed.cut_ms is not None
+            cut_ms = fed.cut_ms
+        except NotEnoughFeedbackError:  # too few labels to hold some back: train on all, gate on what comes
+            fed = add_feedback(f"{name}-training", name, min_rows=0, **common)
+        feedback_rows = fed.rows
+        if feedback_rows < fb.min_rows:
             raise InvalidArgumentError(
                 f"only {feedback_rows} labelled production rows of {name} to train on, fewer than the "
-                f"policy's feedback.min_rows ({data_policy.feedback.min_rows}), and no base dataset."
+                f"policy's retrain.data.feedback.min_rows ({fb.min_rows}); wait for labels or lower it."
             )
-        fed = add_feedback(
-            f"{name}-training",
-            name,
-            target=mp.target,
-            deployment=mp.deployment or name,
-            since_ms=since,
-            until_ms=cut_ms,
-            base=data_policy.base,
-            exclude=list(data_policy.exclude),
-            client=client,
-        )
         training = fed.version
-    elif data_policy.base is not None:
+    elif data_policy is not None and data_policy.base is not None:
         training = get_dataset(data_policy.base, client)
-    else:
-        raise InvalidArgumentError(f"the retrain of {name} names no data: give retrain.data a base or feedback.")
-    pipeline = load_pipeline(retrain_policy.pipeline)
-    params = {**dict(retrain_policy.params), data_policy.param: training.ref}
+    pipeline = retrain_policy.load_pipeline()
+    params = dict(retrain_policy.params)
+    if training is not None and data_policy is not None:
+        params[data_policy.param] = training.ref
     run = pipeline.run(params)
     step = retrain_policy.output or run.steps[-1].name
     produced = run.output(step)
-    from loopml.store import ModelVersion
-
     if isinstance(produced, ModelVersion):
         candidate = produced
     else:
         signature = None
         try:
             signature = load_model(get_model_version(f"{name}@champion", client), client).signature
-        except Exception:  # no champion yet (or it will not load): infer from the training rows
+        except LoopmlError:  # no champion yet: the signature comes from the training rows
             signature = None
         example = None
-        if signature is None:
+        if signature is None and training is not None:
             from loopml.data import load
 
             frame = load(training, client=client)
             example = frame.drop(columns=[c for c in (mp.target,) if c in frame]).head(5)
+        where = f" on {training.ref}" if training is not None else ""
         candidate = register_model(
             name,
             produced,
@@ -125,11 +139,18 @@ def retrain(name: str, mp: Any, *, client: TrackingClient, now_ms: int) -> Retra
             run=run.step(step).run_id,
             signature=signature,
             input_example=example,
-            description=f"Retrained by the loop on {training.ref}.",
-            reason=f"retrained by the loop on {training.ref}",
+            description=f"Retrained by the loop{where}.",
+            reason=f"retrained by the loop{where}",
             client=client,
         )
-    return Retrained(candidate, training.ref, int(training.num_rows), feedback_rows, cut_ms, run.id)
+    return Retrained(
+        candidate,
+        "" if training is None else training.ref,
+        0 if training is None else int(training.num_rows),
+        feedback_rows,
+        cut_ms,
+        run.id,
+    )
 
 
 def gate_candidate(
@@ -154,6 +175,7 @@ def gate_candidate(
         deployment=mp.deployment or name,
         since_ms=cut_ms,
         until_ms=now_ms,
+        features=_features(mp, client),
         client=client,
     ).version
     outcome = gate(

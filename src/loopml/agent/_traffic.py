@@ -73,14 +73,16 @@ class Traffic:
             clock=lambda: now["ms"] / 1000,
             personal=self._personal(champion, canary, shadow),
         ) as logger:
-            answering = [(canary if c else champion, "canary" if c else "champion") for c in takes_canary]
+            answering = [
+                (canary, "canary") if c and canary is not None else (champion, "champion") for c in takes_canary
+            ]
             by_route: dict[tuple[int, str], list[int]] = {}
             for i, (version, route) in enumerate(answering):
                 by_route.setdefault((version.version, route), []).append(i)
             if shadow is not None:
                 by_route[(shadow.version, "shadow")] = list(range(len(rows)))
             versions = {v.version: v for v in (champion, canary, shadow) if v is not None}
-            for i in range(len(rows)):
+            for _ in range(len(rows)):
                 self._count += 1
                 ids.append(f"{prefix}-{self._count:07d}")
             for (number, route), index in by_route.items():

@@ -35,6 +35,10 @@ class Fired:
         return {"kind": self.kind, "name": self.name, "reason": self.reason, **self.details}
 
 
+def _utc(ms: int) -> str:
+    return f"{datetime.fromtimestamp(ms / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def next_cron_ms(expression: str, after_ms: int) -> int:
     """The first time of ``expression`` (cron, UTC) strictly after ``after_ms``."""
     from croniter import croniter
@@ -102,7 +106,7 @@ def _schedule(expression: str, seen: dict[str, Any], now_ms: int) -> Fired | Non
     return Fired(
         "schedule",
         expression,
-        f"schedule {expression!r} came due at {datetime.fromtimestamp(due / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC",
+        f"schedule {expression!r} came due at {_utc(due)}",
         {"due_ms": due},
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,6 @@ import typer
 from rich.markup import escape
 
 from loopml.cli._app import app, new_app
-import json
-import sys
-
 from loopml.cli._output import clean_floats, console, fmt_time, print_json, table
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
