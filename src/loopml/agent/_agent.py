@@ -194,10 +194,14 @@ class Agent:
         if not loops.acquire_lease(name, self.holder, now_ms=now, ttl_ms=self.lease_ms):
             lease = loops.lease(name)
             holder = lease.holder if lease else "another agent"
-            return [Decision(name, "held", f"another agent ({holder}) holds this model's lease", now, "")]
+            held = Decision(name, "held", f"another agent ({holder}) holds this model's lease", now, "")
+            self._record(held, model_policy)
+            return [held]
         state = loops.get_state(name)
         if state.paused:
-            return [Decision(name, "paused", state.reason or "paused", now, state.stage)]
+            paused = Decision(name, "paused", state.reason or "paused", now, state.stage)
+            self._record(paused, model_policy)
+            return [paused]
         decisions: list[Decision] = []
         for _ in range(MAX_MOVES_PER_PASS):
             handler = getattr(self, f"_{state.stage}", None)

@@ -74,7 +74,8 @@ class Traffic:
             personal=self._personal(champion, canary, shadow),
         ) as logger:
             answering = [
-                (canary, "canary") if c and canary is not None else (champion, "champion") for c in takes_canary
+                (canary, "canary") if c and canary is not None else (champion, "champion")
+                for c in takes_canary
             ]
             by_route: dict[tuple[int, str], list[int]] = {}
             for i, (version, route) in enumerate(answering):
