@@ -271,6 +271,22 @@ class TestChanges:
                 "churn-live", {"canary_percent": 1}, at_ms=2, actor="x", expected_revision=2
             )
 
+    def test_the_actor_can_be_named(self) -> None:
+        lm.deploy("churn-live", "churn")
+        d = lm.deploy("churn-live", canary="2", canary_percent=5, actor="admin-api", reason="from the API")
+        assert (d.updated_by, d.reason) == ("admin-api", "from the API")
+        event = get_client().store.audit.events("deployment", "churn-live")[-1]
+        assert (event.actor, event.reason) == ("admin-api", "from the API")
+
+    def test_an_expected_revision_makes_the_change_a_compare_and_set(self) -> None:
+        with pytest.raises(ConflictError, match=r"is not created yet, not at revision 1"):
+            lm.deploy("churn-live", "churn", expected_revision=1)
+        assert lm.deploy("churn-live", "churn", expected_revision=0).revision == 1
+        assert lm.deploy("churn-live", canary="2", canary_percent=5, expected_revision=1).revision == 2
+        with pytest.raises(ConflictError, match=r"is at revision 2, not at revision 1.*loopml deploy show"):
+            lm.deploy("churn-live", canary_percent=50, expected_revision=1)
+        assert lm.get_deployment("churn-live").canary_percent == 5.0
+
 
 @pytest.mark.usefixtures("churn")
 class TestSticky:

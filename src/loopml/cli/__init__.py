@@ -27,6 +27,7 @@ _COMMANDS = {
     "approve": "_agent",
     "data": "_data",
     "demo": "_demo",
+    "deploy": "_deploy",
     "doctor": "_maintenance",
     "drift": "_drift",
     "experiments": "_runs",

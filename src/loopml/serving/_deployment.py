@@ -149,22 +149,35 @@ def deploy(
     shadow: str | int | _Unset | None = UNSET,
     sticky: str | _Unset | None = UNSET,
     reason: str = "",
+    actor: str | None = None,
+    expected_revision: int | None = None,
     client: TrackingClient | None = None,
 ) -> Deployment:
     """Create the deployment ``name`` of ``model`` (champion: ``"@champion"`` unless given), or write its next
     revision with what is given; what is not given stays. ``canary``, ``shadow``, ``sticky``: None removes
     the route (removing the canary sets its share to 0). Returns the revision written (the current one when
-    nothing changes)."""
-    from loopml.registry._registry import actor
+    nothing changes).
+
+    ``actor`` names who changes it in the history and the audit log (default: ``LOOPML_USER`` or the login
+    name). With ``expected_revision``, a deployment at another revision raises ``ConflictError`` and nothing
+    is written; without it, a change racing another is checked again against the newer revision."""
+    from loopml.registry import _registry
 
     client = _client(client)
     check_name(name, "deployment name")
+    who = actor or _registry.actor()
     store = client.store
     for _ in range(_ATTEMPTS):
         try:
             current: Deployment | None = store.deployments.get(name)
         except NotFoundError:
             current = None
+        if expected_revision is not None and (current.revision if current else 0) != expected_revision:
+            have = f"at revision {current.revision}" if current else "not created yet"
+            raise ConflictError(
+                f"Deployment {name!r} is {have}, not at revision {expected_revision}: it changed since it "
+                f"was read. Read it again (`loopml deploy show {name}`) and retry."
+            )
         if current is None:
             if model is None:
                 raise InvalidArgumentError(
@@ -194,17 +207,19 @@ def deploy(
         try:
             if current is None:
                 return store.deployments.create(
-                    name, model=target, at_ms=client.now_ms(), actor=actor(), reason=reason, **changes
+                    name, model=target, at_ms=client.now_ms(), actor=who, reason=reason, **changes
                 )
             return store.deployments.update(
                 name,
                 changes,
                 at_ms=client.now_ms(),
-                actor=actor(),
+                actor=who,
                 reason=reason,
                 expected_revision=current.revision,
             )
         except ConflictError:
+            if expected_revision is not None:
+                raise
             continue  # created or changed by another writer since it was read: check against that
     raise ConflictError(
         f"Deployment {name!r} kept changing while this change was written ({_ATTEMPTS} tries); try again."
