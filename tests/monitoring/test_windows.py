@@ -149,6 +149,26 @@ def test_a_window_reads_its_rows_for_one_route(store: SqlStore, artifacts: Local
     assert rows["input.missing"].isna().all()
 
 
+def test_a_window_streams_in_batches_of_bounded_rows(
+    store: SqlStore, artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``batches`` gives the rows ``meta`` holds at once, never more than ``BATCH_ROWS`` of them at a time."""
+    from loopml.monitoring import _streaming
+
+    _log(store, artifacts)
+    monkeypatch.setattr(_streaming, "BATCH_ROWS", 3)
+    quarter = HOUR_MS // 4
+    data = WindowData.open(
+        store, artifacts, "m", Window(T0 + 3 * HOUR_MS + quarter, T0 + 9 * HOUR_MS + quarter)
+    )
+    batches = list(data.batches(["row", "timestamp_ms", "model_version", "status", "input.missing"]))
+    assert data.most_rows == 3 and data.segments_read == len(data.segments) == 7
+    streamed = pd.concat(batches, ignore_index=True)
+    meta = data.meta()
+    assert streamed["timestamp_ms"].tolist() == meta["timestamp_ms"].tolist() and len(streamed) == 24
+    assert streamed["input.missing"].isna().all() and (streamed["status"] == 200).all()
+
+
 def test_a_window_cutting_segments_reads_only_its_part(
     store: SqlStore, artifacts: LocalArtifactStore
 ) -> None:

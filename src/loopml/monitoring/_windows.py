@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
+from loopml.monitoring import _streaming
 from loopml.monitoring._segments import ANSWERED, HOUR_MS, is_profiled, text_column
-from loopml.monitoring._streaming import BATCH_ROWS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -324,7 +324,7 @@ class WindowData:
             reader = pq.ParquetFile(pa.BufferReader(data))
             names = set(reader.schema_arrow.names)
             present = [c for c in read if c in names]
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=present):
+            for batch in reader.iter_batches(batch_size=_streaming.BATCH_ROWS, columns=present):
                 table = _filter(pa.Table.from_batches([batch]), self.window, self.route)
                 if predictions:
                     table = _predictions_only(table)
