@@ -5,6 +5,7 @@ labels that arrive two days late. Nothing sleeps."""
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,6 +428,146 @@ def test_a_regressor_gets_regression_metrics(client: TrackingClient) -> None:
     (window,) = monitor_windows("reg", client=client)  # the first hour, complete at 01:05
     assert window.metrics["mae"] == pytest.approx(0.08, abs=0.03) and window.metrics["label_coverage"] == 1.0
     assert "estimated.mae" not in window.metrics  # CBPE estimates classifiers only
+
+
+class _Blob(bytearray):
+    """A segment's bytes that can be weakly referenced: alive while anything still holds them."""
+
+
+class CountingArtifacts(LocalArtifactStore):
+    """A real local artifact store that also counts how many segment blobs are alive at once: each segment
+    blob handed out is tracked by a weak reference until nothing holds it any more."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.segment_digests: set[str] = set()
+        self.alive: list[weakref.ref[_Blob]] = []
+        self.most_alive = 0
+        self.segments_read = 0
+
+    def get_bytes(self, digest: str) -> bytes:
+        data = super().get_bytes(digest)
+        if digest not in self.segment_digests:
+            return data
+        blob = _Blob(data)
+        del data
+        self.alive = [r for r in self.alive if r() is not None]
+        self.alive.append(weakref.ref(blob))
+        self.most_alive = max(self.most_alive, len(self.alive))
+        self.segments_read += 1
+        return blob  # type: ignore[return-value]  # bytes-like, as pyarrow reads it
+
+    def track(self, store: SqlStore, model: str) -> None:
+        self.segment_digests = {s.digest for s in store.predictions.segments(model)}
+        self.alive, self.most_alive, self.segments_read = [], 0, 0
+
+
+def _close(found: float | None, exact: float | None, within: float) -> bool:
+    return found is not None and exact is not None and abs(found - exact) <= within
+
+
+def test_a_labelled_cbpe_window_is_read_one_segment_and_batch_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target and CBPE monitor: the check holds one segment's blob at a time (whatever the window's size)
+    and, past EXACT_ROWS, gives the counts and count-based metrics exactly and the others within their
+    bounds of the exact computation."""
+    from loopml.monitoring import _streaming
+
+    artifacts = CountingArtifacts(tmp_path / "artifacts")
+    store = SqlStore(f"sqlite:///{tmp_path / 'loopml.db'}")
+    client = TrackingClient(store, artifacts)
+    pumps = train(client, holdout_rows=600)
+    # a reference of held-out rows without the dataset's checks (which read a window's rows all at once)
+    held_out = world(1500, np.random.default_rng(1))
+    add_monitor(
+        "pumps",
+        MODEL,
+        window="1d",
+        reference=held_out,
+        target="failure",
+        client=client,
+        clock=lambda: at(0, 0),
+    )
+    pumps.log_day(0, rows_per_hour=60, errors_per_hour=2)
+    pumps.send_labels(0, at_ms=T0 + DAY_MS + HOUR_MS)
+    artifacts.track(store, MODEL)
+    (exact,) = _main(check_monitor("pumps", client=client, clock=lambda: at(1, 90)).computed)
+    assert artifacts.segments_read == 24 and artifacts.most_alive == 1
+    assert "approximate" not in exact.details and exact.metrics["label_coverage"] == 1.0
+
+    # the same window with accumulators that go by sums past 100 rows, in batches of 16 rows
+    monkeypatch.setattr(_streaming, "EXACT_ROWS", 100)
+    monkeypatch.setattr(_streaming, "BATCH_ROWS", 16)
+    artifacts.track(store, MODEL)
+    (summed,) = _main(check_monitor("pumps", force=True, client=client, clock=lambda: at(1, 90)).computed)
+    assert artifacts.segments_read == 24 and artifacts.most_alive == 1
+    approximate = summed.details["approximate"]
+    for metric in (
+        "rows",
+        "errors",
+        "error_rate",
+        "labelled_rows",
+        "label_coverage",
+        "accuracy",
+        "precision",
+    ):
+        assert summed.metrics[metric] == exact.metrics[metric], metric
+    for metric in ("recall", "f1", "new_classes(failure)", "prediction_rate", "drift_share"):
+        assert summed.metrics[metric] == exact.metrics[metric], metric
+    assert summed.details["errors_by_status"] == exact.details["errors_by_status"] == {"500": 48}
+    for metric in ("roc_auc", "estimated.roc_auc"):
+        bound = approximate[metric]["absolute"]
+        assert 0 < bound < 0.01 and _close(summed.metrics[metric], exact.metrics[metric], bound), metric
+    for metric in ("latency_p50_ms", "latency_p99_ms"):
+        assert summed.metrics[metric] == pytest.approx(
+            exact.metrics[metric], rel=approximate[metric]["relative"]
+        )
+    for metric in ("log_loss", "calibration_error", "estimated.accuracy", "estimated.f1", "estimated.recall"):
+        assert summed.metrics[metric] == pytest.approx(exact.metrics[metric], rel=1e-9), metric
+    assert summed.metrics["drifted(failure)"] == exact.metrics["drifted(failure)"]
+    store.close()
+
+
+def test_a_target_monitor_reads_no_row_until_labels_come(tmp_path: Path) -> None:
+    """A regressor's monitor (a target, no CBPE): before any label exists the store says so, and the window
+    comes from its segment profiles alone; once labels land, its rows are read for the metrics."""
+    from sklearn.linear_model import LinearRegression
+
+    artifacts = CountingArtifacts(tmp_path / "artifacts")
+    store = SqlStore(f"sqlite:///{tmp_path / 'loopml.db'}")
+    client = TrackingClient(store, artifacts)
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, 1500)
+    data = pd.DataFrame({"x": x, "y": 3 * x + rng.normal(0, 0.1, len(x)) + 10})
+    model = LinearRegression().fit(data[["x"]], data["y"])
+    lm.register_model("reg", model, input_example=data[["x"]].head(), client=client)
+    lm.evaluate(
+        "reg:1", lm.data.add("reg-holdout", data.iloc[:1200], client=client), target="y", client=client
+    )
+    add_monitor("reg", "reg", window="1h", client=client)
+    live = data.iloc[1200:]
+    with PredictionLogger(store, artifacts, model="reg", flush_interval=3600.0) as logger:
+        for i in range(len(live)):
+            logger.log(
+                request_id=f"r{i}",
+                model_version=1,
+                route="champion",
+                inputs=live[["x"]].iloc[[i]],
+                outputs=model.predict(live[["x"]].iloc[[i]]),
+                latency_ms=1.0,
+                timestamp_ms=T0 + i * 1000,
+            )
+    artifacts.track(store, "reg")
+    (window,) = check_monitor("reg", client=client, clock=lambda: at(0, 65)).computed
+    assert artifacts.segments_read == 0 and window.details["counts"] == "profile"
+    assert window.metrics["rows"] == 300 and "label_coverage" not in window.metrics
+
+    log_labels(store, "reg", {f"r{i}": float(y) for i, y in enumerate(live["y"])}, at_ms=T0 + HOUR_MS)
+    (window,) = check_monitor("reg", client=client, clock=lambda: at(0, 70)).computed
+    assert artifacts.segments_read > 0 and window.metrics["label_coverage"] == 1.0
+    assert window.metrics["mae"] == pytest.approx(0.08, abs=0.03)
+    store.close()
 
 
 class TestBadInput:

@@ -137,7 +137,7 @@ def test_a_window_reads_its_rows_for_one_route(store: SqlStore, artifacts: Local
     assert all(data.inside(s) for s in data.segments) and len(data.segments) == 24
 
     meta = data.meta()
-    assert len(meta) == 48 and len(data.request_ids()) == 24
+    assert len(meta) == 48 and data.any_request(["champion-30"]) and not data.any_request(["canary-30"])
     assert sorted(meta["model_version"].unique().tolist()) == [1, 2]
     assert (meta["status"] == 200).all()  # rows logged before statuses existed are answered predictions
 
@@ -147,6 +147,26 @@ def test_a_window_reads_its_rows_for_one_route(store: SqlStore, artifacts: Local
     rows = data.rows(["input.city", "input.missing"])
     assert {"input.x", "input.city", "input.missing"} <= set(rows.columns)
     assert rows["input.missing"].isna().all()
+
+
+def test_a_window_streams_in_batches_of_bounded_rows(
+    store: SqlStore, artifacts: LocalArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``batches`` gives the rows ``meta`` holds at once, never more than ``BATCH_ROWS`` of them at a time."""
+    from loopml.monitoring import _streaming
+
+    _log(store, artifacts)
+    monkeypatch.setattr(_streaming, "BATCH_ROWS", 3)
+    quarter = HOUR_MS // 4
+    data = WindowData.open(
+        store, artifacts, "m", Window(T0 + 3 * HOUR_MS + quarter, T0 + 9 * HOUR_MS + quarter)
+    )
+    batches = list(data.batches(["row", "timestamp_ms", "model_version", "status", "input.missing"]))
+    assert data.most_rows == 3 and data.segments_read == len(data.segments) == 7
+    streamed = pd.concat(batches, ignore_index=True)
+    meta = data.meta()
+    assert streamed["timestamp_ms"].tolist() == meta["timestamp_ms"].tolist() and len(streamed) == 24
+    assert streamed["input.missing"].isna().all() and (streamed["status"] == 200).all()
 
 
 def test_a_window_cutting_segments_reads_only_its_part(
@@ -175,7 +195,7 @@ def test_a_window_of_whole_segments_is_read_from_their_profiles(
     assert list(profiles) == [3] and profiles[3].rows == 48 and profiles[3].requests == 24
     profile = profiles[3].profile
     assert profile is not None and profile["input.x"].count == 48 and profile["input.x"].max == 23.5
-    assert data._blobs == {}  # no segment was read
+    assert data.segments_read == 0  # no segment was read
 
 
 def test_an_empty_window_reads_as_empty_frames(store: SqlStore, artifacts: LocalArtifactStore) -> None:

@@ -112,10 +112,24 @@ def test_labels_by_request_id_newest_wins(store: SqlStore) -> None:
     assert labels.add_labels("m", [], at_ms=40) == 0
 
 
-def test_many_request_ids_are_looked_up_in_chunks(store: SqlStore) -> None:
-    ids = [f"req-{i}" for i in range(1234)]
+def test_many_request_ids_are_looked_up_at_once(store: SqlStore) -> None:
+    """More ids than any database binds parameters for (SQLite 32,766, PostgreSQL 65,535), in one call."""
+    ids = [f"req-{i}" for i in range(70_000)]
     store.predictions.add_labels("m", [(r, i) for i, r in enumerate(ids)], at_ms=1)
-    assert len(store.predictions.labels("m", [*ids[::2], "nope"])) == 617
+    store.predictions.add_labels("other", [(r, -1) for r in ids[:10]], at_ms=1)
+    found = store.predictions.labels("m", [*ids[::2], "nope", ids[0]])
+    assert len(found) == 35_000 and {lb.label for lb in found} == set(range(0, 70_000, 2))
+    assert store.predictions.labels("m", []) == []
+    assert [lb.label for lb in store.predictions.labels("m", ["req-5", "req-7"], since_ms=2)] == []
+
+
+def test_whether_a_model_has_labels_is_asked_without_reading_them(store: SqlStore) -> None:
+    assert not store.predictions.has_labels("m")
+    store.predictions.add_labels("other", [("r1", 1)], at_ms=10)
+    assert not store.predictions.has_labels("m")
+    store.predictions.add_labels("m", [("r1", 1)], at_ms=10)
+    assert store.predictions.has_labels("m") and store.predictions.has_labels("m", since_ms=10)
+    assert not store.predictions.has_labels("m", since_ms=11)
 
 
 def test_a_label_that_is_not_json_is_refused(store: SqlStore) -> None:

@@ -173,6 +173,11 @@ class CBPE:
             return _binary(calibrated[:, column], raw[:, column], predicted == column)
         return _multiclass(calibrated, raw, predicted)
 
+    def stream(self, exact_rows: int | None = None) -> ExpectedConfusion:
+        """An estimate over rows that come in batches (``ExpectedConfusion``), in bounded memory."""
+        self._require_fit()
+        return ExpectedConfusion(self, exact_rows)
+
     # -- storage
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``CBPE.from_dict`` gives the same estimates back."""
@@ -304,6 +309,102 @@ class CBPE:
         return np.asarray(out, dtype=np.int64)
 
 
+class ExpectedConfusion:
+    """``CBPE.estimate`` over rows added batch by batch (a window read segment by segment), predictions the
+    most probable class. Up to ``exact_rows`` rows (default ``_streaming.EXACT_ROWS``) it keeps the
+    probabilities and gives ``estimate``'s result exactly; past that it keeps the expected confusion sums
+    (which add up across batches) and each class's scores in ``ScoreBins`` for the expected ROC AUC, whose
+    distance from the exact one is at most ``auc_bound``. A batch whose probabilities ``estimate`` would
+    refuse makes the whole estimate empty, as one such row does for ``estimate``."""
+
+    def __init__(self, cbpe: CBPE, exact_rows: int | None = None) -> None:
+        from loopml.monitoring import _streaming
+
+        self.cbpe = cbpe
+        self.exact_rows = _streaming.EXACT_ROWS if exact_rows is None else exact_rows
+        self.rows = 0
+        self.refused = False
+        self._raw: list[FloatArray] = []
+        k = 1 if cbpe.binary else len(cbpe.classes)
+        self._summed = False
+        self._support, self._tp, self._fp = np.zeros(k), np.zeros(k), np.zeros(k)
+        self._right = 0.0
+        self._bins: list[Any] = []
+
+    def refuse(self) -> None:
+        """Rows without probabilities came: no estimate (as ``Estimator.estimate`` gives none)."""
+        self.refused, self._raw = True, []
+
+    def add(self, proba: Any) -> None:
+        if self.refused:
+            return
+        try:
+            raw = self.cbpe._probabilities(proba, "proba")
+        except InvalidArgumentError:
+            self.refuse()
+            return
+        if not len(raw):
+            return
+        self.rows += len(raw)
+        if not self._summed:
+            self._raw.append(raw)
+            if self.rows <= self.exact_rows:
+                return
+            raw, self._raw = np.concatenate(self._raw), []
+            self._summed = True
+        self._add(raw)
+
+    def _add(self, raw: FloatArray) -> None:
+        from loopml.monitoring._streaming import ScoreBins
+
+        calibrated = self.cbpe._calibrate(raw)
+        predicted = np.argmax(raw, axis=1)
+        if self.cbpe.binary:
+            column = self.cbpe.classes.index(self.cbpe.positive_label)
+            p, mine = calibrated[:, column], predicted == column
+            self._tp[0] += float(p[mine].sum())
+            self._fp[0] += float((1.0 - p[mine]).sum())
+            self._support[0] += float(p.sum())
+            self._right += float((1.0 - p[~mine]).sum())  # the true negatives
+            columns = [column]
+        else:
+            self._support += calibrated.sum(axis=0)
+            for c in range(calibrated.shape[1]):
+                mine = predicted == c
+                self._tp[c] += float(calibrated[mine, c].sum())
+                self._fp[c] += float((1.0 - calibrated[mine, c]).sum())
+            self._right += float(calibrated[np.arange(len(raw)), predicted].sum())
+            columns = list(range(calibrated.shape[1]))
+        if not self._bins:
+            self._bins = [ScoreBins() for _ in columns]
+        for bins, c in zip(self._bins, columns, strict=True):
+            bins.add(raw[:, c], calibrated[:, c], 1.0 - calibrated[:, c])
+
+    @property
+    def exact(self) -> bool:
+        return not self._summed
+
+    def estimate(self) -> dict[str, float]:
+        """``CBPE.estimate`` of every row added; ``{}`` without rows or after a refused batch."""
+        if self.refused or not self.rows:
+            return {}
+        if not self._summed:
+            return self.cbpe.estimate(np.concatenate(self._raw))
+        aucs = [bins.auc() for bins in self._bins]
+        if self.cbpe.binary:
+            tp, fp = float(self._tp[0]), float(self._fp[0])
+            fn, tn = float(self._support[0]) - tp, self._right
+            return _binary_metrics(tp, fp, fn, tn, self.rows, aucs[0])
+        return _multiclass_metrics(self._support, self._tp, self._fp, self._right, self.rows, aucs)
+
+    def auc_bound(self) -> float | None:
+        """How far the estimated ROC AUC may be from the exact one (0 while exact; the classes' largest
+        bound for a multiclass estimate, which is a weighted mean of the classes' AUCs)."""
+        if not self._summed:
+            return 0.0
+        return max((bins.auc_bound() for bins in self._bins), default=None)
+
+
 # --- calibration ------------------------------------------------------------------------------------------
 
 
@@ -369,13 +470,18 @@ def _binary(p: FloatArray, score: FloatArray, predicted: np.ndarray[Any, Any]) -
     fp = float((1.0 - p[predicted]).sum())
     fn = float(p[~predicted].sum())
     tn = float((1.0 - p[~predicted]).sum())
+    return _binary_metrics(tp, fp, fn, tn, len(p), estimated_roc_auc(p, score))
+
+
+def _binary_metrics(
+    tp: float, fp: float, fn: float, tn: float, n: int, auc: float | None
+) -> dict[str, float]:
     out = {
-        "accuracy": (tp + tn) / len(p),
+        "accuracy": (tp + tn) / n,
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "f1": _ratio(tp, tp + 0.5 * (fp + fn)),
     }
-    auc = estimated_roc_auc(p, score)
     if auc is not None:
         out["roc_auc"] = auc
     return out
@@ -383,22 +489,34 @@ def _binary(p: FloatArray, score: FloatArray, predicted: np.ndarray[Any, Any]) -
 
 def _multiclass(calibrated: FloatArray, raw: FloatArray, predicted: np.ndarray[Any, Any]) -> dict[str, float]:
     n, k = calibrated.shape
-    support = calibrated.sum(axis=0)  # expected true rows of each class
+    tp, fp = np.zeros(k), np.zeros(k)
+    aucs: list[float | None] = []
+    for c in range(k):
+        mine = predicted == c
+        tp[c] = float(calibrated[mine, c].sum())
+        fp[c] = float((1.0 - calibrated[mine, c]).sum())
+        aucs.append(estimated_roc_auc(calibrated[:, c], raw[:, c]))
+    right = float(calibrated[np.arange(n), predicted].sum())
+    return _multiclass_metrics(calibrated.sum(axis=0), tp, fp, right, n, aucs)
+
+
+def _multiclass_metrics(
+    support: FloatArray, tp: FloatArray, fp: FloatArray, right: float, n: int, aucs: Sequence[float | None]
+) -> dict[str, float]:
+    """``support``: expected true rows of each class; ``tp``/``fp``: expected true and false positives of
+    each class; ``right``: the expected count of right predictions; ``aucs``: each class's expected AUC."""
+    k = len(support)
     weights = support / n
     precision, recall, f1, auc = np.zeros(k), np.zeros(k), np.zeros(k), []
     for c in range(k):
-        mine = predicted == c
-        tp = float(calibrated[mine, c].sum())
-        fp = float((1.0 - calibrated[mine, c]).sum())
-        fn = float(support[c]) - tp
-        precision[c] = _ratio(tp, tp + fp)
-        recall[c] = _ratio(tp, tp + fn)
-        f1[c] = _ratio(tp, tp + 0.5 * (fp + fn))
-        value = estimated_roc_auc(calibrated[:, c], raw[:, c])
-        if value is not None:
-            auc.append((weights[c], value))
+        fn = float(support[c]) - float(tp[c])
+        precision[c] = _ratio(float(tp[c]), float(tp[c] + fp[c]))
+        recall[c] = _ratio(float(tp[c]), float(tp[c]) + fn)
+        f1[c] = _ratio(float(tp[c]), float(tp[c]) + 0.5 * (float(fp[c]) + fn))
+        if aucs[c] is not None:
+            auc.append((weights[c], aucs[c]))
     out = {
-        "accuracy": float(calibrated[np.arange(n), predicted].mean()),
+        "accuracy": right / n,
         "precision_weighted": float(precision @ weights),
         "recall_weighted": float(recall @ weights),
         "f1_weighted": float(f1 @ weights),

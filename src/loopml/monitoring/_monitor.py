@@ -559,7 +559,7 @@ def _to_compute(
                     continue
                 # read again when computed: holding every recent window's blobs would cost the memory
                 data = WindowData.open(store, artifacts, monitor.model, window, monitor.route, segments)
-                if fresh.isdisjoint(data.request_ids()):
+                if not data.any_request(fresh):
                     continue
         todo.append(window)
     return todo

@@ -35,9 +35,23 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.errors import LoopmlError
 from loopml.monitoring._drift import json_value
-from loopml.monitoring._performance import LABEL, Estimator, attach_labels, compare, new_classes, realised
+from loopml.monitoring._performance import (
+    Estimator,
+    PerformanceStream,
+    attach_labels,
+    compare,
+    new_classes,
+)
 from loopml.monitoring._reference import EXACT_LIMIT, INPUT_PREFIX, Reference, log_name, version_metrics
-from loopml.monitoring._windows import OK_STATUS, VersionProfile, WindowData, WindowSpec, profile_rows
+from loopml.monitoring._streaming import QUANTILE_ERROR, RequestCounts
+from loopml.monitoring._windows import (
+    META_COLUMNS,
+    OK_STATUS,
+    VersionProfile,
+    WindowData,
+    WindowSpec,
+    profile_rows,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,9 +104,9 @@ class Plan:
         count = self.reference.count(column)
         return column in self.text_columns or (count is not None and count <= EXACT_LIMIT)
 
-    def row_columns(self, labelled: bool) -> list[str]:
-        """The log columns a window's rows must be read with (empty: profiles are enough)."""
-        ref = self.reference
+    def row_columns(self) -> list[str]:
+        """The log columns a window's rows must be read with all at once (empty: profiles are enough, or
+        a stream of batches): exact tests, checks, slices."""
         wanted = [c for c in self.drift_columns if self.exact(c)]
         wanted += [
             column for _, _, column in self.extra if column in self.drift_columns and self.exact(column)
@@ -102,9 +116,26 @@ class Plan:
         wanted += [c for c in (_check_column(name) for name in self.checks) if c is not None]
         if self.checks and any(_check_column(name) is None for name in self.checks):
             wanted += self.features
-        if labelled or self.estimator is not None:
-            wanted += [ref.prediction, *(ref.task.proba_columns if ref.task else ())]
-        return list(dict.fromkeys(log_name(c, self.features) for c in wanted if c in self.known_columns))
+        return self._log_names(wanted)
+
+    def performance_columns(self) -> list[str]:
+        """The log columns performance reads, realised and estimated: the prediction and probabilities."""
+        ref = self.reference
+        return self._log_names([ref.prediction, *(ref.task.proba_columns if ref.task else ())])
+
+    def _log_names(self, columns: Sequence[str]) -> list[str]:
+        known = self.known_columns
+        return list(dict.fromkeys(log_name(c, self.features) for c in columns if c in known))
+
+    def performance(self) -> PerformanceStream:
+        """A new accumulator of one group's performance (a version of a window, or one of its slices)."""
+        target = self.reference.target
+        return PerformanceStream(
+            self.reference.task,
+            target=target,
+            estimator=self.estimator,
+            exact_target=target is not None and self.exact(target),
+        )
 
     @property
     def known_columns(self) -> list[str]:
@@ -143,24 +174,9 @@ def _percentile(values: np.ndarray[Any, Any], q: float) -> float | None:
 
 def request_counts(meta: pd.DataFrame, hours: float) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Rows, errors, error rate, latencies and rate of a window's log rows (errors included)."""
-    import numpy as np
-
-    ok = (meta["status"] == OK_STATUS).to_numpy()
-    first = (meta["row"].fillna(0) == 0).to_numpy()  # one row per request carries its latency
-    rows, errors = int(ok.sum()), int((~ok).sum())
-    requests = int((ok & first).sum()) + errors
-    latency = meta["latency_ms"].to_numpy(dtype=float)[first | ~ok]
-    latency = latency[np.isfinite(latency)]
-    by_status = meta.loc[~ok, "status"].value_counts().sort_index()
-    metrics: dict[str, float | None] = {
-        "rows": float(rows),
-        "errors": float(errors),
-        "error_rate": errors / requests if requests else None,
-        "latency_p50_ms": _percentile(latency, 50),
-        "latency_p99_ms": _percentile(latency, 99),
-        "prediction_rate": rows / hours if hours > 0 else None,
-    }
-    return metrics, {"errors_by_status": {str(k): int(v) for k, v in by_status.items()}}
+    counts = RequestCounts(OK_STATUS)
+    counts.add(meta)
+    return counts.metrics(hours)
 
 
 def _empty_counts(hours: float) -> dict[str, float | None]:
@@ -472,56 +488,113 @@ def compute_window(
             )
         )
 
-    labels: dict[str, Any] = {}
-    if plan.reference.target is not None and data.segments:
-        found = plan.store.predictions.labels(plan.model, data.request_ids())
-        labels = {lb.request_id: lb.label for lb in found}
-    wanted = plan.row_columns(labelled=bool(labels))
+    ref = plan.reference
+    wanted = plan.row_columns()
+    # labels can only be there when the model has some: the store says so before any request id is read
+    labels = ref.target is not None and bool(data.segments) and plan.store.predictions.has_labels(plan.model)
+    performance = plan.estimator is not None or (ref.target is not None and (labels or bool(wanted)))
     # nothing to read row by row: counts and latencies come from the segment profiles too, so the window's
     # blobs are never read (latency quantiles are then those of answered rows, from the profile's sketch)
-    by_profiles = not wanted and not labels and plan.reference.target is None and data.profiled()
+    by_profiles = not wanted and not performance and data.profiled()
     profiles = None
     if by_profiles or any(not plan.exact(c) for c in plan.drift_columns):
         profiles = data.profiles()
-    meta = None if by_profiles else data.meta()
-    if meta is not None:
-        versions = sorted({int(v) for v in meta["model_version"].dropna().unique().tolist()})
-    else:
+    streams: dict[int, _Stream] = {}
+    if by_profiles:
         versions = sorted(v for v, p in (profiles or {}).items() if p.rows or p.errors)
+    else:
+        streams = _stream(plan, data, performance=performance, labels=labels)
+        versions = sorted(streams)
 
     if not versions:
         counts = _empty_counts(window.hours)
         result(fallback_version, "", {**counts, "drift_share": None, "drifted": None}, {"empty": True})
         return results
 
-    if wanted and labels:
-        wanted = ["request_id", *wanted]
-    rows_all = monitor_rows(data.rows(wanted), plan.features) if wanted else None
+    rows_all = None
+    if wanted:
+        if plan.segment_by is not None and performance:  # each slice's performance reads its rows
+            wanted = [*wanted, *plan.performance_columns(), *(["request_id"] if labels else [])]
+        rows_all = monitor_rows(data.rows(wanted), plan.features)
+        if labels and "request_id" in rows_all.columns:
+            rows_all = _with_labels(plan, rows_all)
     for version in versions:
         found_profile = None if profiles is None else profiles.get(version)
-        if meta is not None:
-            counts, extra = request_counts(meta[meta["model_version"] == version], window.hours)
+        stream = streams.get(version)
+        if stream is not None:
+            counts, extra = stream.counts.metrics(window.hours)
+            if not stream.counts.latency.exact:
+                extra["approximate"] = {
+                    "latency_p50_ms": {"relative": QUANTILE_ERROR},
+                    "latency_p99_ms": {"relative": QUANTILE_ERROR},
+                }
         else:
             assert found_profile is not None
             counts, extra = profile_counts(found_profile, window.hours), {"counts": "profile"}
         rows = None
         if rows_all is not None:
             rows = rows_all[rows_all["model_version"] == version].reset_index(drop=True)
-            if plan.reference.target is not None:
-                rows = attach_labels(rows, labels)
         profile = None
         if found_profile is not None and found_profile.profile is not None:
             profile = monitor_profile(found_profile.profile, plan.features)
-        metrics, details = _group(plan, version, _Columns(rows, profile), counts)
+        perf = None if stream is None else stream.performance
+        metrics, details = _group(plan, version, _Columns(rows, profile), counts, perf)
+        if "approximate" in extra and "approximate" in details:
+            extra["approximate"] = {**extra["approximate"], **details.pop("approximate")}
         result(version, "", metrics, {**extra, **details})
         if plan.segment_by is not None and rows is not None and len(rows):
             for value, sub in _slices(rows, plan.segment_by, plan.max_slices):
                 sub_profile = profile_rows(sub[[c for c in plan.known_columns if c in sub.columns]])
+                sub_perf = None
+                if performance:
+                    sub_perf = plan.performance()
+                    sub_perf.add(sub)
                 metrics, details = _group(
-                    plan, version, _Columns(sub, sub_profile), _slice_counts(sub, window.hours)
+                    plan, version, _Columns(sub, sub_profile), _slice_counts(sub, window.hours), sub_perf
                 )
                 result(version, f"{plan.segment_by}={value}", metrics, details)
     return results
+
+
+@dataclass
+class _Stream:
+    """What one version's rows of a window add up to as they stream by."""
+
+    counts: RequestCounts
+    performance: PerformanceStream | None
+
+
+def _stream(plan: Plan, data: WindowData, *, performance: bool, labels: bool) -> dict[int, _Stream]:
+    """Every log row of the window (errors too), batch by batch: the counts and latencies of each version,
+    and, with ``performance``, its answered rows' performance (their labels looked up, with ``labels``)."""
+    columns = list(META_COLUMNS)
+    if performance:
+        columns += plan.performance_columns()
+    if labels:
+        columns.append("request_id")
+    out: dict[int, _Stream] = {}
+    version: Any
+    for batch in data.batches(columns):
+        if labels:
+            batch = _with_labels(plan, batch)
+        for version, part in batch.groupby("model_version", sort=False):
+            found = out.get(int(version))
+            if found is None:
+                found = out[int(version)] = _Stream(
+                    RequestCounts(OK_STATUS), plan.performance() if performance else None
+                )
+            found.counts.add(part)
+            if found.performance is not None:
+                found.performance.add(part[part["status"] == OK_STATUS])
+    return out
+
+
+def _with_labels(plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``label`` column: the label of each row's request, missing where none came yet (one
+    query for the ids of these rows)."""
+    ids = rows["request_id"].dropna().unique().tolist()
+    found = {lb.request_id: lb.label for lb in plan.store.predictions.labels(plan.model, ids)} if ids else {}
+    return attach_labels(rows, found)
 
 
 def _slices(rows: pd.DataFrame, column: str, limit: int) -> list[tuple[str, pd.DataFrame]]:
@@ -533,7 +606,11 @@ def _slices(rows: pd.DataFrame, column: str, limit: int) -> list[tuple[str, pd.D
 
 
 def _group(
-    plan: Plan, version: int, group: _Columns, counts: dict[str, float | None]
+    plan: Plan,
+    version: int,
+    group: _Columns,
+    counts: dict[str, float | None],
+    perf: PerformanceStream | None = None,
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
 
     ref = plan.reference
@@ -580,23 +657,37 @@ def _group(
             details["checks"] = report
 
     # performance, realised and estimated, and the target's drift once labels came
-    rows = group.rows
-    if ref.target is not None and rows is not None and LABEL in rows.columns:
-        labelled = rows[rows[LABEL].notna()]
+    approximate: dict[str, Any] = {}
+    if perf is not None and ref.target is not None:
         if ref.task is not None:
-            found_perf = realised(rows, ref.task)
+            found_perf, bound = perf.realised()
             metrics.update(found_perf)
-            compared = compare(found_perf, plan.version_metrics(version))
-            details["performance"] = {"reference_version": version, "compared": compared}
-            if len(labelled):
-                metrics[f"new_classes({ref.target})"] = float(new_classes(labelled[LABEL].tolist(), ref.task))
+            compare_with = plan.version_metrics(version)
+            details["performance"] = {
+                "reference_version": version,
+                "compared": compare(found_perf, compare_with),
+            }
+            if perf.labelled:
+                metrics[f"new_classes({ref.target})"] = float(new_classes(sorted(perf.label_texts), ref.task))
+            if bound is not None:
+                approximate.update(
+                    {k: {"absolute": bound} for k in ("roc_auc", "roc_auc_ovr_weighted") if k in metrics}
+                )
         else:
-            metrics["labelled_rows"] = float(len(labelled))
-            metrics["label_coverage"] = len(labelled) / len(rows) if len(rows) else None
-        if len(labelled):
-            metrics.update(_target_drift(plan, labelled[LABEL], details, problems))
-    if plan.estimator is not None and rows is not None:
-        metrics.update(plan.estimator.estimate(rows))
+            metrics["labelled_rows"] = float(perf.labelled)
+            metrics["label_coverage"] = perf.labelled / perf.rows if perf.rows else None
+        if perf.labelled:
+            metrics.update(_target_drift(plan, *perf.target_labels(), details, problems))
+    if plan.estimator is not None and perf is not None:
+        metrics.update(perf.estimate())
+        estimated = perf.estimated
+        if estimated is not None and not estimated.exact:
+            bound = estimated.auc_bound()
+            for key in ("estimated.roc_auc", "estimated.roc_auc_ovr_weighted"):
+                if key in metrics and bound is not None:
+                    approximate[key] = {"absolute": bound}
+    if approximate:
+        details["approximate"] = approximate
     breaches = {}
     for metric, band in plan.thresholds.items():
         for key in (metric, f"estimated.{metric}"):
@@ -611,20 +702,37 @@ def _group(
 
 
 def _target_drift(
-    plan: Plan, labels: pd.Series[Any], details: dict[str, Any], problems: dict[str, str]
+    plan: Plan,
+    labels: pd.Series[Any] | None,
+    merged: Profile | None,
+    details: dict[str, Any],
+    problems: dict[str, str],
 ) -> dict[str, float | None]:
-    """Drift of the labels that came against the reference's target, by the same rule as any column."""
+    """Drift of the labels that came against the reference's target, by the same rule as any column:
+    ``labels`` their values (all of them, or those not in ``merged``, the profile of the others)."""
     import pandas as pd
 
     target = plan.reference.target
     assert target is not None
-    values = pd.Series(labels.tolist(), name=target)  # JSON values: let pandas type them
     exact = plan.exact(target)
+    frame = None
+    if labels is not None:
+        values = pd.Series(labels.tolist(), name=target)  # JSON values: let pandas type them
+        if exact:
+            with contextlib.suppress(TypeError, ValueError):
+                values = values.astype(plan.reference.column(target).dtype)
+        frame = pd.DataFrame({target: values})
     if exact:
-        with contextlib.suppress(TypeError, ValueError):
-            values = values.astype(plan.reference.column(target).dtype)
-    frame = pd.DataFrame({target: values})
-    group = _Columns(frame, None if exact else profile_rows(frame))
+        group = _Columns(frame, None)
+    else:
+        profile = merged
+        try:
+            if frame is not None:
+                profile = profile_rows(frame) if profile is None else profile.merge(profile_rows(frame))
+        except LoopmlError as exc:
+            problems[target] = str(exc)
+            return {}
+        group = _Columns(None, profile)
     metrics: dict[str, float | None] = {}
     found = _drift(plan, group, [target], plan.tests, problems)
     if target in found:

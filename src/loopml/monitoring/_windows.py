@@ -13,18 +13,22 @@ A window is *complete* at ``now`` when it ended at least ``settle_ms`` ago (rows
 may still be in a server's buffer). Inside a window, results are split by model version: an alias that
 moves at noon gives two results for that day, one per version.
 
-``WindowData`` reads one window: the counts and latencies of every request (error rows included), the
-merged profile of each version's predictions, and only the columns asked for when rows are needed.
+``WindowData`` reads one window: the merged profile of each version's predictions, and, when rows are
+needed, only the columns asked for. ``batches`` streams them: one segment at a time, at most
+``BATCH_ROWS`` rows at once, so a check's memory does not grow with the window's row count (what it adds
+up is in ``_streaming``); ``meta`` and ``rows`` hold all of a window's rows at once, for what needs them
+together (exact tests on rows, checks, slices). No segment's blob is kept once read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loopml.errors import InvalidArgumentError, LoopmlError
+from loopml.monitoring import _streaming
 from loopml.monitoring._segments import ANSWERED, HOUR_MS, is_profiled, text_column
 
 if TYPE_CHECKING:
@@ -253,8 +257,10 @@ class VersionProfile:
 class WindowData:
     """The rows of one window of a model's log (of one route), read lazily and at most once per segment.
 
-    ``meta()`` holds every request's row (errors too) with ``META_COLUMNS``; ``rows(columns)`` the
-    predictions with the columns asked for; ``profiles()`` the merged profile of each version.
+    ``batches(columns)`` streams the window's rows, ``meta()`` holds every request's row (errors too) with
+    ``META_COLUMNS``; ``rows(columns)`` the predictions with the columns asked for; ``profiles()`` the
+    merged profile of each version. ``segments_read`` counts the segment blobs read, ``most_rows`` the most
+    rows materialised at once by ``batches``.
     """
 
     store: Store
@@ -263,7 +269,8 @@ class WindowData:
     window: Window
     route: str | None = None
     segments: list[PredictionSegment] = field(default_factory=list)
-    _blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
+    segments_read: int = 0
+    most_rows: int = 0
     _meta: pd.DataFrame | None = field(default=None, repr=False)
     _rows: pd.DataFrame | None = field(default=None, repr=False)
     _profiles: dict[int, VersionProfile] | None = field(default=None, repr=False)
@@ -300,10 +307,36 @@ class WindowData:
         return self.window.start_ms <= segment.min_ts and segment.max_ts < self.window.end_ms
 
     def _bytes(self, segment: PredictionSegment) -> bytes:
-        data = self._blobs.get(segment.digest)
-        if data is None:
-            data = self._blobs[segment.digest] = self.artifacts.get_bytes(segment.digest)
-        return data
+        self.segments_read += 1
+        return self.artifacts.get_bytes(segment.digest)
+
+    def batches(self, columns: Iterable[str], *, predictions: bool = False) -> Iterator[pd.DataFrame]:
+        """The window's rows (``predictions``: answered ones only) with ``columns`` (a column a segment
+        lacks is all null; ``status`` filled in), segment after segment in batches of at most
+        ``BATCH_ROWS`` rows: one segment's blob and one batch are held at a time."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        wanted = list(dict.fromkeys(columns))
+        read = list(dict.fromkeys([*wanted, "timestamp_ms", "route", "status"]))
+        for segment in self.segments:
+            data = self._bytes(segment)
+            reader = pq.ParquetFile(pa.BufferReader(data))
+            names = set(reader.schema_arrow.names)
+            present = [c for c in read if c in names]
+            for batch in reader.iter_batches(batch_size=_streaming.BATCH_ROWS, columns=present):
+                table = _filter(pa.Table.from_batches([batch]), self.window, self.route)
+                if predictions:
+                    table = _predictions_only(table)
+                if not table.num_rows:
+                    continue
+                table = table.select([c for c in wanted if c in table.column_names])
+                self.most_rows = max(self.most_rows, table.num_rows)
+                frame = _frame([table], wanted)
+                del table, batch
+                yield frame
+                del frame
+            del reader, data  # before the next segment's blob is read
 
     def _tables(self, columns: Iterable[str] | None, predictions: bool) -> list[pa.Table]:
         # the columns the filters read come along (and go again unless asked for)
@@ -324,16 +357,15 @@ class WindowData:
             self._meta = _frame(self._tables(META_COLUMNS, predictions=False), META_COLUMNS)
         return self._meta
 
-    def request_ids(self) -> list[str]:
-        """The distinct ids of the window's answered requests (what labels are looked up by)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        tables = [t for t in self._tables(["request_id"], predictions=True) if t.num_rows]
-        if not tables:
-            return []
-        ids = pa.chunked_array([c for t in tables for c in t["request_id"].chunks])
-        return [str(v) for v in pc.unique(ids).to_pylist() if v is not None]
+    def any_request(self, request_ids: Iterable[str]) -> bool:
+        """Whether any of ``request_ids`` is the id of one of the window's answered requests (read batch by
+        batch: a window's ids are never all held)."""
+        wanted = set(request_ids)
+        if not wanted:
+            return False
+        return any(
+            frame["request_id"].isin(wanted).any() for frame in self.batches(["request_id"], predictions=True)
+        )
 
     def rows(self, columns: Iterable[str]) -> pd.DataFrame:
         """The window's predictions (error rows left out) with ``columns`` (log names; a column no segment

@@ -261,7 +261,16 @@ class PredictionRepository(Protocol):
         *,
         since_ms: int | None = None,
         until_ms: int | None = None,
-    ) -> list[PredictionLabel]: ...
+    ) -> list[PredictionLabel]:
+        """The labels of ``model`` (of the given request ids, in one query however many; received in
+        [since_ms, until_ms)), by time."""
+        ...
+
+    def has_labels(self, model: str, *, since_ms: int | None = None) -> bool:
+        """Whether ``model`` has any label (received at ``since_ms`` or later): a cheap question asked
+        before reading a window's request ids to look their labels up."""
+        ...
+
     def referenced_digests(self) -> Iterator[str]:
         """The segments' blobs and their profile blobs, for ``loopml gc``."""
         ...

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, cast, exists, func, select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from loopml.errors import ConflictError, InvalidArgumentError
 from loopml.store import _schema as t
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 _S = t.prediction_segments.c
 _L = t.prediction_labels.c
-_CHUNK = 500  # ids per IN (...) query: well under every database's limit on bound parameters
+_CHUNK = 500  # rows per INSERT and ids per DELETE: well under every database's limit on bound parameters
 
 
 class SqlPredictionRepository:
@@ -183,22 +184,42 @@ class SqlPredictionRepository:
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> list[PredictionLabel]:
-        """The labels of ``model`` (of the given request ids; received in [since_ms, until_ms)), by time."""
-        base = select(t.prediction_labels).where(_L.model == model)
+        """The labels of ``model`` (of the given request ids; received in [since_ms, until_ms)), by time.
+        The ids go to the database as one JSON array, in one query however many there are (no limit on
+        bound parameters to stay under)."""
+        query = select(t.prediction_labels).where(_L.model == model)
         if since_ms is not None:
-            base = base.where(_L.at_ms >= since_ms)
+            query = query.where(_L.at_ms >= since_ms)
         if until_ms is not None:
-            base = base.where(_L.at_ms < until_ms)
-        found: list[Row[Any]] = []
+            query = query.where(_L.at_ms < until_ms)
+        if request_ids is not None:
+            ids = list(dict.fromkeys(str(r) for r in request_ids))
+            if not ids:
+                return []
+            query = query.where(self._one_of(json.dumps(ids)))
         with self._store.read() as conn:
-            if request_ids is None:
-                found.extend(conn.execute(base))
-            else:
-                ids = list(dict.fromkeys(str(r) for r in request_ids))
-                for i in range(0, len(ids), _CHUNK):
-                    found.extend(conn.execute(base.where(_L.request_id.in_(ids[i : i + _CHUNK]))))
+            found = list(conn.execute(query).all())
         found.sort(key=lambda r: (r.at_ms, r.request_id))
         return [PredictionLabel(r.model, r.request_id, json.loads(r.label_json), r.at_ms) for r in found]
+
+    def _one_of(self, ids_json: str) -> ColumnElement[bool]:
+        """``request_id IN`` the elements of a JSON array of text, unpacked by the database itself."""
+        ids: BindParameter[str] = bindparam("request_ids", ids_json)
+        if self._store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            elements = func.jsonb_array_elements_text(cast(ids, JSONB)).table_valued("value")
+        else:
+            elements = func.json_each(ids).table_valued("value")
+        return _L.request_id.in_(select(elements.c.value))
+
+    def has_labels(self, model: str, *, since_ms: int | None = None) -> bool:
+        """Whether ``model`` has any label (received at ``since_ms`` or later)."""
+        query = select(_L.request_id).where(_L.model == model)
+        if since_ms is not None:
+            query = query.where(_L.at_ms >= since_ms)
+        with self._store.read() as conn:
+            return bool(conn.execute(select(exists(query))).scalar())
 
     def referenced_digests(self) -> Iterator[str]:
         """The segments' blobs and their profile blobs, for ``loopml gc``."""
