@@ -52,7 +52,11 @@ def fit(data, C: float = 1.0, noise: float = 0.0, bias: float = 0.0, fail: bool 
 
 @lm.pipeline(experiment="machine-retrain")
 def retrain(
-    data: str = "machine-sensors@latest", C: float = 1.0, noise: float = 0.0, bias: float = 0.0, fail: bool = False
+    data: str = "machine-sensors@latest",
+    C: float = 1.0,
+    noise: float = 0.0,
+    bias: float = 0.0,
+    fail: bool = False,
 ):
     return fit(lm.data.ref(data), C, noise, bias, fail)
 '''

@@ -533,7 +533,14 @@ class Agent:
     def _deploy(self, name: str, mp: Any, *, reason: str, **changes: Any) -> None:
         from loopml.serving._deployment import deploy
 
-        deploy(self._deployment_name(name, mp), name, reason=reason, client=self.client, **changes)
+        deploy(
+            self._deployment_name(name, mp),
+            name,
+            reason=reason,
+            actor=f"agent:{self.holder}",
+            client=self.client,
+            **changes,
+        )
 
     def _clear_routes(self, name: str, mp: Any, reason: str) -> None:
         """The candidate leaves every route (the champion keeps serving) and loses the challenger alias."""

@@ -1,4 +1,5 @@
-"""``loopml policy check``: is ``loopml.yaml`` right, against the Store and the code, before the agent runs it."""
+"""``loopml policy check``: is ``loopml.yaml`` right, against the Store and the code, before the agent
+runs it."""
 
 from __future__ import annotations
 
