@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "Settings": "loopml.config",
     "__version__": "loopml._version",  # package metadata: reading it costs 30 ms, so only when asked
     "DatasetVersion": "loopml.store",
+    "agent": "loopml.agent",
     "data": "loopml.data",
     "errors": "loopml.errors",
     **{
@@ -87,6 +88,7 @@ __all__ = [
     "TuneResult",
     "__version__",
     "active_run",
+    "agent",
     "autolog",
     "configure",
     "data",
@@ -137,7 +139,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from loopml import data, errors, models, pipelines, registry
+    from loopml import agent, data, errors, models, pipelines, registry
     from loopml._version import __version__
     from loopml.artifacts import LocalArtifactStore, MemoryArtifactStore
     from loopml.config import Settings

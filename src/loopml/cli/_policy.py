@@ -68,20 +68,19 @@ def policy_check(
         models = {name: m.model_dump(mode="json") for name, m in policy.models.items()}
         print_json({"ok": True, "path": policy.path, "models": models})
         return
-    table(
-        f"{policy.path}: {len(policy.models)} model{'s' * (len(policy.models) != 1)}",
-        ["Model", "Deployment", "Triggers", "Pipeline", "Gate", "Rollout", "Approval"],
-        [
-            (
-                name,
-                m.deployment,
-                "\n".join(_trigger(t) for t in m.triggers),
-                Path(m.retrain.pipeline).name if ".py:" in m.retrain.pipeline else m.retrain.pipeline,
-                "\n".join(m.gate.rules),
-                _rollout(m),
-                "yes" if m.approval else "no",
-            )
-            for name, m in policy.models.items()
-        ],
-    )
-    console.print("[green]policy OK[/]: the agent can run it.")
+    for name, m in policy.models.items():
+        pipeline = m.retrain.pipeline
+        table(
+            f"{name} (deployment {m.deployment})",
+            ["What", "Value"],
+            [
+                ("Triggers", "\n".join(_trigger(t) for t in m.triggers)),
+                ("Cooldown", _duration(m.cooldown_ms)),
+                ("Pipeline", Path(pipeline).name if ".py:" in pipeline else pipeline),
+                ("Gate", "\n".join(m.gate.rules)),
+                ("Rollout", _rollout(m)),
+                ("Approval", "a person approves" if m.approval else "no"),
+            ],
+        )
+    count = len(policy.models)
+    console.print(f"[green]policy OK[/]: {policy.path}, {count} model{'s' * (count != 1)}.")
