@@ -110,3 +110,23 @@ def test_prediction_segments_of_an_older_database_read_with_no_profile_and_no_er
     [segment] = store.predictions.segments("m")
     assert (segment.num_rows, segment.profile_digest, segment.error_rows) == (4, None, 0)
     store.close()
+
+
+def test_a_database_from_before_deployments_gets_them_and_keeps_its_models(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0011")
+        conn.execute(
+            text(
+                "INSERT INTO registered_models (id, name, description, created_ms, updated_ms) "
+                "VALUES ('m1', 'churn', '', 1, 1)"
+            )
+        )
+    engine.dispose()
+    store = SqlStore(store_url)
+    assert store.schema_revision() == HEAD
+    assert store.models.get_model("churn").name == "churn"
+    deployment = store.deployments.create("churn", model="churn", at_ms=2, actor="ada")
+    assert store.deployments.history("churn") == [deployment]
+    assert store.loops.acquire_lease("churn", "agent", now_ms=2, ttl_ms=10)
+    store.close()

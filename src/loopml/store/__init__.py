@@ -73,8 +73,8 @@ if TYPE_CHECKING:
         StepRepository,
         Store,
     )
-    from loopml.store._deployment_entities import Deployment, Lease, LoopState
     from loopml.store._dataset_entities import Dataset, DatasetStatus, DatasetVersion
+    from loopml.store._deployment_entities import Deployment, Lease, LoopState
     from loopml.store._entities import (
         Artifact,
         CachedStep,

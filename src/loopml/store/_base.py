@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from loopml.store._deployment_entities import Deployment, Lease, LoopState
 from loopml.store._entities import (
     Artifact,
     CachedStep,
@@ -33,7 +34,6 @@ from loopml.store._model_entities import (
     ModelVersion,
     RegisteredModel,
 )
-from loopml.store._deployment_entities import Deployment, Lease, LoopState
 from loopml.store._monitor_entities import Alert, AlertEvent, Monitor, WindowResult
 from loopml.store._prediction_entities import PredictionLabel, PredictionSegment
 
@@ -383,7 +383,7 @@ class DeploymentRepository(Protocol):
 
 
 class LoopRepository(Protocol):
-    """The agent's state per model and the leases that keep two agents apart (``_sql_loops.py``)."""
+    """The agent's state per model and the leases that keep two agents apart (``_sql_deployments.py``)."""
 
     def acquire_lease(self, model: str, holder: str, *, now_ms: int, ttl_ms: int) -> bool:
         """Take (or renew) the lease on ``model`` for ``holder`` until ``now_ms + ttl_ms``: True when it is

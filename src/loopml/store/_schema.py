@@ -375,3 +375,64 @@ monitor_alert_events = Table(
     Column("details_json", Text, nullable=False),
     Index("ix_monitor_alert_events_alert", "alert_id", "at_ms"),
 )
+
+# A deployment's current revision: what each route of a served model answers with, by reference ("@alias" or a
+# version number as text), never a copy. ``revision`` counts the changes; every revision, the current one
+# included, is also a row of ``deployment_revisions``.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("model", String(128), nullable=False),
+    Column("champion", String(160), nullable=False),
+    Column("canary", String(160), nullable=True),
+    Column("canary_percent", Float, nullable=False),
+    Column("shadow", String(160), nullable=True),
+    Column("sticky", String(255), nullable=True),
+    Column("revision", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_deployments_model", "model"),
+)
+
+# Every revision of every deployment, append-only: the history `loopml deploy history` shows.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("deployment_id", String(32), ForeignKey("deployments.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("champion", String(160), nullable=False),
+    Column("canary", String(160), nullable=True),
+    Column("canary_percent", Float, nullable=False),
+    Column("shadow", String(160), nullable=True),
+    Column("sticky", String(255), nullable=True),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# The loop's state per model, written with compare-and-set on ``revision`` (the agent's memory of a rollout).
+loop_states = Table(
+    "loop_states",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("stage", String(32), nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("candidate", Integer, nullable=True),
+    Column("data_json", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+# Who acts on a model's loop, until when: one row per model, so the primary key settles a race to create it.
+loop_leases = Table(
+    "loop_leases",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)

@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 from loopml.errors import ConfigError, SchemaError, SchemaTooNewError
 from loopml.store._revisions import HEAD, REVISIONS
 from loopml.store._sql_datasets import SqlDatasetRepository
+from loopml.store._sql_deployments import SqlDeploymentRepository, SqlLoopRepository
 from loopml.store._sql_models import SqlAuditRepository, SqlModelRepository
 from loopml.store._sql_monitors import SqlMonitorRepository
 from loopml.store._sql_predictions import SqlPredictionRepository
@@ -51,6 +52,8 @@ class SqlStore:
         self.audit = SqlAuditRepository(self)
         self.predictions = SqlPredictionRepository(self)
         self.monitors = SqlMonitorRepository(self)
+        self.deployments = SqlDeploymentRepository(self)
+        self.loops = SqlLoopRepository(self)
 
     @property
     def url(self) -> str:
