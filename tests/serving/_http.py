@@ -46,13 +46,15 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    ref: str, env: Mapping[str, str] | None = None, timeout: float = 60, args: tuple[str, ...] = ()
+    ref: str | None, env: Mapping[str, str] | None = None, timeout: float = 60, args: tuple[str, ...] = ()
 ) -> Iterator[Served]:
-    """Start ``loopml serve REF [ARGS]`` on a free port, wait until it is ready, and stop it cleanly
-    (SIGINT: the prediction log is closed) when the block ends."""
+    """Start ``loopml serve REF [ARGS]`` (no REF: ``--deployment NAME`` among the args) on a free port,
+    wait until it is ready, and stop it cleanly (SIGINT: the prediction log is closed) when the block
+    ends."""
     port = free_port()
+    what = [] if ref is None else [ref]
     process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", ref, "--port", str(port), *args],
+        [sys.executable, "-m", "loopml", "serve", *what, "--port", str(port), *args],
         env=None if env is None else dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

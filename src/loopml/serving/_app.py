@@ -362,7 +362,7 @@ class ModelServer:
             return True
         except Exception as exc:  # the registry is unreachable or the new version will not load: keep serving
             self.metrics.reload_failures.inc()
-            self.last_reload_error = f"{type(exc).__name__}: {exc}"
+            self.last_reload_error = _describe(exc)
             return False
 
     def _uses_store(self) -> bool:
@@ -377,7 +377,7 @@ class ModelServer:
             await self.refresh_monitors()
             if self.options.reload_interval <= 0:
                 return
-            await self._sleep(self.options.reload_interval)
+            await asyncio.sleep(self.options.reload_interval)
 
     async def refresh_monitors(self) -> None:
         """Read the newest window of each monitor of the served model (in a thread) and publish it."""
@@ -448,7 +448,11 @@ class ModelServer:
                     if target is None or (lane is not None and lane.served.version == target.version):
                         lanes[route] = None if target is None else lane
                         continue
-                    lanes[route] = new = await self._target_lane(route, target, current)
+                    try:
+                        lanes[route] = new = await self._target_lane(route, target, current)
+                    except Exception as exc:
+                        exc.add_note(f"the {route}, {target.ref} (version {target.version}), did not load")
+                        raise
                     fresh.append(new)
                 if commit is not None:
                     plan = dataclasses.replace(plan, revision=(await commit()).revision)
@@ -873,8 +877,9 @@ class ModelServer:
             return _json(
                 {
                     "error": f"this server runs {self.options.workers} worker processes, each with its own "
-                    "routes, and a change would reach only one of them; start it with --canary/--shadow, "
-                    "or with --workers 1 to change routes while serving"
+                    "routes, and a change would reach only one of them; follow a deployment (--deployment "
+                    "NAME) to change routes in every worker, or start it with --canary/--shadow, or with "
+                    "--workers 1"
                 },
                 409,
             )
@@ -950,8 +955,13 @@ class ModelServer:
         except LoopmlError as exc:
             return _json({"error": str(exc)}, 404 if isinstance(exc, NotFoundError) else 422)
         except Exception as exc:  # the version would not load, or the Store failed
-            return _json({"error": f"cannot serve that change: {type(exc).__name__}: {exc}"}, 422)
+            return _json({"error": f"cannot serve that change: {_describe(exc)}"}, 422)
         return _json(self.routes())
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in one line: its type, message and notes (which route would not load)."""
+    return "; ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
 
 
 def _deployment_changes(body: dict[str, Any], current: Any, columns: list[str]) -> dict[str, Any]:
