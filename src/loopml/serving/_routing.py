@@ -185,8 +185,11 @@ class Sticky:
 
 
 def _key_text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | np.bool_):
-        return None if value is None else str(bool(value))
+    """A key's value as text, the same however the request sent it; None for a missing value."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
     if isinstance(value, int | np.integer):
         return str(int(value))
     if isinstance(value, float | np.floating):
@@ -196,5 +199,4 @@ def _key_text(value: Any) -> str | None:
         return str(int(number)) if number.is_integer() and abs(number) < 2**63 else repr(number)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    text = str(value)
-    return None if value is pd.NA or value is pd.NaT else text
+    return str(value)
