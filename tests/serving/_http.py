@@ -1,8 +1,10 @@
 """The model server for tests: in process (``asgi_client``: the app with its startup and shutdown, no
-socket), or ``loopml serve`` in a process of its own, as a user starts it, over real HTTP (``serving``)."""
+socket), or ``loopml serve`` in a process of its own, as a user starts it, over real HTTP (``serving``);
+and a reload watcher's sleep that the test drives (``Ticks``)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
@@ -29,6 +31,29 @@ async def asgi_client(server: ModelServer) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
         yield c
+
+
+class Ticks:
+    """The reload watcher's sleep (``ModelServer(..., sleep=ticks.sleep)``), driven by the test: ``tick()``
+    lets one check run and returns once it is done (the watcher has gone back to sleep), so no test waits
+    for a reload interval or polls for its effect."""
+
+    def __init__(self) -> None:
+        self.asleep = asyncio.Event()
+        self.go = asyncio.Event()
+        self.intervals: list[float] = []  # what the watcher asked to sleep, each time
+
+    async def sleep(self, seconds: float) -> None:
+        self.intervals.append(seconds)
+        self.go.clear()
+        self.asleep.set()
+        await self.go.wait()
+
+    async def tick(self) -> None:
+        await self.asleep.wait()
+        self.asleep.clear()
+        self.go.set()
+        await self.asleep.wait()
 
 
 @dataclass

@@ -5,7 +5,6 @@ SQLite Store and blob store."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from loopml.serving import ModelServer, ServerOptions
 from loopml.serving._routing import Sticky, pick_canary, sticky_point
 from loopml.tracking import get_client
 
-from ._http import asgi_client, serving
+from ._http import Ticks, asgi_client, serving
 
 COLUMNS = [f"f{i}" for i in range(5)]
 
@@ -33,28 +32,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Ticks:
-    """The reload watcher's sleep, driven by the test: ``tick()`` lets one check run and returns once it is
-    done (the watcher has gone back to sleep). No test waits for a reload interval."""
-
-    def __init__(self) -> None:
-        self.asleep = asyncio.Event()
-        self.go = asyncio.Event()
-        self.intervals: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.intervals.append(seconds)
-        self.go.clear()
-        self.asleep.set()
-        await self.go.wait()
-
-    async def tick(self) -> None:
-        await self.asleep.wait()
-        self.asleep.clear()
-        self.go.set()
-        await self.asleep.wait()
 
 
 @pytest.fixture
