@@ -59,6 +59,10 @@ _EXPORTS: dict[str, str] = {
         name: "loopml.registry"
         for name in ("evaluate", "gate", "get_model_version", "load_model", "register_model", "set_alias")
     },
+    **{
+        name: "loopml.serving"
+        for name in ("deploy", "deployment_history", "get_deployment", "list_deployments")
+    },
     "drift": "loopml.monitoring",
     "models": "loopml.models",
     "monitoring": "loopml.monitoring",
@@ -86,6 +90,8 @@ __all__ = [
     "autolog",
     "configure",
     "data",
+    "deploy",
+    "deployment_history",
     "download_artifact",
     "drift",
     "end_run",
@@ -93,10 +99,12 @@ __all__ = [
     "evaluate",
     "flush",
     "gate",
+    "get_deployment",
     "get_metric_history",
     "get_model_version",
     "get_run",
     "get_settings",
+    "list_deployments",
     "load_model",
     "log_artifact",
     "log_dict",
@@ -136,6 +144,7 @@ if TYPE_CHECKING:
     from loopml.monitoring import drift
     from loopml.pipelines import TuneResult, pipeline, step, tune
     from loopml.registry import evaluate, gate, get_model_version, load_model, register_model, set_alias
+    from loopml.serving import deploy, deployment_history, get_deployment, list_deployments
     from loopml.store import DatasetVersion, Experiment, Metric, Run, RunStatus, SqlStore
     from loopml.tracking import (
         ActiveRun,

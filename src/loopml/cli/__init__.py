@@ -25,6 +25,7 @@ def main() -> None:
 _COMMANDS = {
     "data": "_data",
     "demo": "_demo",
+    "deploy": "_deploy",
     "doctor": "_maintenance",
     "drift": "_drift",
     "experiments": "_runs",

@@ -369,7 +369,8 @@ class DeploymentRepository(Protocol):
     ) -> Deployment:
         """Write the next revision: the current one with ``changes`` (keys among ``champion``, ``canary``,
         ``canary_percent``, ``shadow``, ``sticky``; others raise ``InvalidArgumentError``). With
-        ``expected_revision``, a deployment changed since raises ``ConflictError`` and nothing is written."""
+        ``expected_revision``, a deployment changed since raises ``ConflictError`` and nothing is written.
+        Changes that change nothing write no revision (and no audit event) and return the current one."""
         ...
 
     def get(self, name: str) -> Deployment:
@@ -387,15 +388,18 @@ class LoopRepository(Protocol):
 
     def acquire_lease(self, model: str, holder: str, *, now_ms: int, ttl_ms: int) -> bool:
         """Take (or renew) the lease on ``model`` for ``holder`` until ``now_ms + ttl_ms``: True when it is
-        free, expired, or ``holder``'s already; False when another holder's lease is still live. Atomic:
-        of two agents asking at once, one wins."""
+        free, expired (``expires_ms < now_ms``), or ``holder``'s already; False when another holder's lease
+        is still live. Atomic: of two agents asking at once, one wins."""
         ...
 
     def release_lease(self, model: str, holder: str) -> None:
         """Give the lease up (only ``holder``'s own; another's is left alone)."""
         ...
 
-    def lease(self, model: str) -> Lease | None: ...
+    def lease(self, model: str) -> Lease | None:
+        """The stored lease, live or expired (compare ``expires_ms`` with now), or None."""
+        ...
+
     def get_state(self, model: str) -> LoopState:
         """The stored state, or a fresh ``LoopState(model)`` (revision 0) for a model never written."""
         ...
