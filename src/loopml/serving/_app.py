@@ -52,7 +52,8 @@ from loopml.serving._codec import (
     to_list,
     v2_datatype,
 )
-from loopml.serving._follow import RoutePlan, RouteTarget, plan_routes, read_plan, relative_ref, route_ref
+from loopml.serving._deployment import UNSET, deploy, normalize_ref, route_ref
+from loopml.serving._follow import RoutePlan, RouteTarget, plan_routes, read_plan
 from loopml.serving._metrics import MonitorReader, ServerMetrics
 from loopml.serving._openapi import openapi_document
 from loopml.serving._proba import Mode, Scored, classes_of, plan, score
@@ -937,14 +938,16 @@ class ModelServer:
             await asyncio.to_thread(_check_refs, current.model, changes, client)
             plan = await asyncio.to_thread(plan_routes, dataclasses.replace(current, **changes), client)
 
-            def write() -> Any:
-                return client.store.deployments.update(
+            def write() -> Any:  # checked again as every deployment change is, then written
+                return deploy(
                     name,
-                    changes,
-                    at_ms=self._clock(),
-                    actor=ADMIN_ACTOR,
+                    **{key: changes.get(key, UNSET) for key in ("canary", "shadow", "sticky")},
+                    champion=changes.get("champion"),
+                    canary_percent=changes.get("canary_percent"),
                     reason=reason,
+                    actor=ADMIN_ACTOR,
                     expected_revision=current.revision,
+                    client=client,
                 )
 
             await self._apply(plan, commit=lambda: asyncio.to_thread(write))
@@ -972,7 +975,7 @@ def _deployment_changes(body: dict[str, Any], current: Any, columns: list[str]) 
     if "champion" in body:
         if not isinstance(body["champion"], str):
             raise RequestError(400, "champion needs a reference such as '@champion' or 'model:2'", "champion")
-        changes["champion"] = relative_ref(model, body["champion"])
+        changes["champion"] = normalize_ref(model, body["champion"], "champion")
     if "canary" in body:
         canary = body["canary"]
         if canary is None:
@@ -988,12 +991,12 @@ def _deployment_changes(body: dict[str, Any], current: Any, columns: list[str]) 
                 raise RequestError(
                     400, "canary needs a 'percent' above 0, up to 100 (send null to remove it)", "canary"
                 )
-            changes.update(canary=relative_ref(model, ref), canary_percent=float(percent))
+            changes.update(canary=normalize_ref(model, ref, "canary"), canary_percent=float(percent))
     if "shadow" in body:
         shadow = body["shadow"]
         if shadow is not None and (not isinstance(shadow, dict) or not isinstance(shadow.get("ref"), str)):
             raise RequestError(400, "shadow needs a 'ref' such as 'model:3'", "shadow")
-        changes["shadow"] = None if shadow is None else relative_ref(model, shadow["ref"])
+        changes["shadow"] = None if shadow is None else normalize_ref(model, shadow["ref"], "shadow")
     if "sticky" in body:
         sticky = body["sticky"]
         if sticky is not None and not isinstance(sticky, str):
