@@ -1,8 +1,10 @@
 """The model server for tests: in process (``asgi_client``: the app with its startup and shutdown, no
-socket), or ``loopml serve`` in a process of its own, as a user starts it, over real HTTP (``serving``)."""
+socket), or ``loopml serve`` in a process of its own, as a user starts it, over real HTTP (``serving``);
+and a reload watcher's sleep that the test drives (``Ticks``)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
@@ -31,6 +33,29 @@ async def asgi_client(server: ModelServer) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+class Ticks:
+    """The reload watcher's sleep (``ModelServer(..., sleep=ticks.sleep)``), driven by the test: ``tick()``
+    lets one check run and returns once it is done (the watcher has gone back to sleep), so no test waits
+    for a reload interval or polls for its effect."""
+
+    def __init__(self) -> None:
+        self.asleep = asyncio.Event()
+        self.go = asyncio.Event()
+        self.intervals: list[float] = []  # what the watcher asked to sleep, each time
+
+    async def sleep(self, seconds: float) -> None:
+        self.intervals.append(seconds)
+        self.go.clear()
+        self.asleep.set()
+        await self.go.wait()
+
+    async def tick(self) -> None:
+        await self.asleep.wait()
+        self.asleep.clear()
+        self.go.set()
+        await self.asleep.wait()
+
+
 @dataclass
 class Served:
     url: str
@@ -46,13 +71,15 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    ref: str, env: Mapping[str, str] | None = None, timeout: float = 60, args: tuple[str, ...] = ()
+    ref: str | None, env: Mapping[str, str] | None = None, timeout: float = 60, args: tuple[str, ...] = ()
 ) -> Iterator[Served]:
-    """Start ``loopml serve REF [ARGS]`` on a free port, wait until it is ready, and stop it cleanly
-    (SIGINT: the prediction log is closed) when the block ends."""
+    """Start ``loopml serve REF [ARGS]`` (no REF: ``--deployment NAME`` among the args) on a free port,
+    wait until it is ready, and stop it cleanly (SIGINT: the prediction log is closed) when the block
+    ends."""
     port = free_port()
+    what = [] if ref is None else [ref]
     process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", ref, "--port", str(port), *args],
+        [sys.executable, "-m", "loopml", "serve", *what, "--port", str(port), *args],
         env=None if env is None else dict(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

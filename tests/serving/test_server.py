@@ -20,8 +20,8 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml as lm
 from loopml.serving import ModelServer, ServedModel, ServerOptions
 
+from ._http import Ticks, serving
 from ._http import asgi_client as _asgi
-from ._http import serving
 
 COLUMNS = [f"f{i}" for i in range(5)]
 
@@ -489,21 +489,31 @@ async def test_an_alias_move_is_followed_without_a_failed_request(
 ) -> None:
     x, first = registered
     second = _second_version(x)
-    server = ModelServer(ServedModel.load("rf@champion"), ServerOptions(reload_interval=0.05))
+    ticks = Ticks()
+    server = ModelServer(
+        ServedModel.load("rf@champion"), ServerOptions(reload_interval=0.05), sleep=ticks.sleep
+    )
     body = {"dataframe_split": {"columns": COLUMNS, "data": _rows(x, 50)}}
     answers: list[list[int]] = []
+    moved = asyncio.Event()
     async with _asgi(server) as c:
 
         async def traffic() -> None:
-            for _ in range(60):
+            after = 0  # requests sent once the swap is done
+            while after < 10:
+                done = moved.is_set()
                 response = await c.post("/invocations", json=body)
                 assert response.status_code == 200, response.text
                 answers.append(response.json()["predictions"])
+                after += 1 if done else 0
                 await asyncio.sleep(0.005)
 
         async def move() -> None:
             await asyncio.sleep(0.05)
             await asyncio.to_thread(lm.set_alias, "rf", "champion", 2, reason="test")
+            await ticks.tick()  # the watcher's next check, while requests keep coming
+            assert ticks.intervals[0] == 0.05
+            moved.set()
 
         await asyncio.gather(traffic(), traffic(), move())
         meta = (await c.get("/v2/models/rf")).json()

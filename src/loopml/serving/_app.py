@@ -6,6 +6,15 @@ A client mistake is always a 4xx with a JSON body naming the problem: malformed 
 fit the signature 422, too large 413, a wrong content type 415. Only a fault of the server or the model
 itself is a 500.
 
+Which version answers: the champion's lane, the canary's for its share of traffic (sticky on a request key
+when the routes say so: ``_routing``), and the shadow's copy, never returned. The routes come from the
+options at start (``--canary``, ``--shadow``) and ``PUT /admin/routes``, or, with ``--deployment NAME``,
+from a Deployment kept in the Store (``_follow``): every reload interval each worker re-reads it and the
+aliases it names, and swaps the lanes whose version changed (loaded and warmed first; a lane that will not
+load leaves every route as it was, and counts a reload failure). ``PUT /admin/routes`` then writes the
+deployment (actor ``admin-api``) and applies it at once in the worker that answered; the others follow
+within their interval. Without a deployment, a champion named by an alias follows the alias the same way.
+
 Every answered request goes to the prediction log: a prediction as its rows (with a classifier's class
 probabilities, computed in the same predict call: ``_proba``), a failed request (any 4xx or 5xx above) as one
 error row with its status and latency.
@@ -15,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loopml.errors import InvalidArgumentError, LoopmlError, NotFoundError, SignatureError
+from loopml.errors import ConflictError, InvalidArgumentError, LoopmlError, NotFoundError, SignatureError
 from loopml.serving._codec import (
     RequestError,
     decode_csv,
@@ -41,13 +52,16 @@ from loopml.serving._codec import (
     to_list,
     v2_datatype,
 )
+from loopml.serving._deployment import UNSET, deploy, normalize_ref, route_ref
+from loopml.serving._follow import RoutePlan, RouteTarget, plan_routes, read_plan
 from loopml.serving._metrics import MonitorReader, ServerMetrics
 from loopml.serving._openapi import openapi_document
 from loopml.serving._proba import Mode, Scored, classes_of, plan, score
-from loopml.serving._routing import Lane, pick_canary
+from loopml.serving._routing import Lane, Sticky, pick_canary
 
 MAX_BODY = 16 * 1024 * 1024
 MAX_SHADOW_PENDING = 256  # copies of requests waiting for the shadow; more are dropped (and counted)
+ADMIN_ACTOR = "admin-api"  # who changed a deployment through PUT /admin/routes, in its history
 
 
 @dataclass
@@ -158,26 +172,46 @@ class ServerOptions:
     max_batch: int = 64
     max_wait_ms: float = 2.0
     max_body: int = MAX_BODY
-    reload_interval: float = 2.0  # seconds between checks of the champion's alias; 0 turns it off
+    reload_interval: float = 2.0  # seconds between checks of the deployment or champion's alias; 0: never
     admin_token: str | None = None  # when set, /admin needs "Authorization: Bearer <token>"
     canary: tuple[str, float] | None = None  # (reference, percent of traffic) at start
     shadow: str | None = None  # a reference that answers a copy of the traffic, at start
     log_predictions: bool = True  # every answered request into the prediction log
     log_probabilities: bool = True  # a classifier's class probabilities too (computed with its predictions)
     workers: int = 1  # server processes sharing the port (each holds its own routes)
+    deployment: str | None = None  # follow this Deployment of the Store (instead of canary and shadow)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class ModelServer:
     """Holds the lanes (champion, canary, shadow) and the metrics; builds the Starlette app.
 
-    When the champion was named by an alias, a watcher notices the alias moving and swaps the new version in
-    (loaded and warmed first) without failing a request.
+    A watcher follows the deployment (``options.deployment``; see ``follow``) or, without one, a champion
+    named by an alias, and swaps new versions in (loaded and warmed first) without failing a request.
+    ``sleep`` is what it waits with between checks and ``clock`` (epoch milliseconds) what it stamps a
+    deployment change with, so tests drive it without waiting; ``reload()`` checks once, now.
     """
 
     def __init__(
-        self, served: ServedModel, options: ServerOptions | None = None, monitors: Any = None
+        self,
+        served: ServedModel,
+        options: ServerOptions | None = None,
+        monitors: Any = None,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], int] = _now_ms,
+        plan: RoutePlan | None = None,
     ) -> None:
         self.options = options or ServerOptions()
+        self._sleep = sleep
+        self._clock = clock
+        self.plan: RoutePlan | None = None  # the deployment's routes as last applied (None: none followed)
+        self._start_plan = plan  # the deployment's routes read before startup (``follow``)
+        self.sticky: Sticky | None = None  # the canary's request key, from the deployment
+        self._routes_lock = asyncio.Lock()  # one route change at a time: the watcher's or the admin's
         self._monitors: MonitorReader | None = None
         self._monitor_repository = monitors  # store.monitors; None: the configured store's
         self._monitor_watcher: asyncio.Task[None] | None = None
@@ -196,6 +230,29 @@ class ModelServer:
         self.last_reload_error: str | None = None
         self._shadow_pending = 0
 
+    @classmethod
+    def follow(
+        cls,
+        deployment: str,
+        options: ServerOptions | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], int] = _now_ms,
+    ) -> ModelServer:
+        """A server of the deployment ``deployment`` (kept in the Store): its champion loaded now (so a
+        deployment that does not exist or cannot be served fails here), its canary and shadow at startup,
+        and every route followed from then on."""
+        options = dataclasses.replace(options or ServerOptions(), deployment=deployment)
+        if options.canary is not None or options.shadow is not None:
+            raise InvalidArgumentError(
+                f"Deployment {deployment!r} names the canary and the shadow; change them with "
+                f"`loopml deploy set {deployment}` instead of --canary/--shadow."
+            )
+        plan = read_plan(deployment)
+        served = ServedModel.load(plan.champion.version_ref)
+        served.ref = plan.champion.ref
+        return cls(served, options, sleep=sleep, clock=clock, plan=plan)
+
     @property
     def served(self) -> ServedModel:
         return self.champion.served
@@ -206,9 +263,15 @@ class ModelServer:
         if self.options.log_predictions:
             self.logger = await asyncio.to_thread(self._open_log)
             self.metrics.watch_log(self.logger)
-        if self.options.canary is not None or self.options.shadow is not None:
+        if self.options.deployment is not None:
+            plan = self._start_plan
+            if plan is None:
+                plan = await asyncio.to_thread(read_plan, self.options.deployment)
+            await self._apply(plan)
+        elif self.options.canary is not None or self.options.shadow is not None:
             await self.set_routes(self.options.canary, self.options.shadow)
-        if "@" in self.served.ref and self.options.reload_interval > 0:
+        follows = self.options.deployment is not None or "@" in self.served.ref
+        if follows and self.options.reload_interval > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
         if self._uses_store():
             self._monitor_watcher = asyncio.get_running_loop().create_task(self._watch_monitors())
@@ -280,20 +343,28 @@ class ModelServer:
 
     # -- model changes
     async def _watch(self) -> None:
-        """Follow the champion's alias: when it moves, load, warm and swap in the version it names."""
+        while True:
+            await self._sleep(self.options.reload_interval)
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Check the deployment (or the champion's alias) once, now, and swap in what changed; whether a
+        lane was swapped. A Store that cannot be reached, or a version that will not load, leaves the routes
+        as they were and counts a reload failure."""
         from loopml.registry import get_model_version
 
-        while True:
-            await asyncio.sleep(self.options.reload_interval)
-            try:
-                version = await asyncio.to_thread(get_model_version, self.served.ref)
-                if version.version != self.served.version:
-                    await self.swap_champion(version.ref)
-            except (
-                Exception
-            ) as exc:  # the registry is unreachable or the new version will not load: keep serving
-                self.metrics.reload_failures.inc()
-                self.last_reload_error = f"{type(exc).__name__}: {exc}"
+        try:
+            if self.options.deployment is not None:
+                return await self._apply(await asyncio.to_thread(read_plan, self.options.deployment))
+            version = await asyncio.to_thread(get_model_version, self.served.ref)
+            if version.version == self.served.version:
+                return False
+            await self.swap_champion(version.ref)
+            return True
+        except Exception as exc:  # the registry is unreachable or the new version will not load: keep serving
+            self.metrics.reload_failures.inc()
+            self.last_reload_error = _describe(exc)
+            return False
 
     def _uses_store(self) -> bool:
         """Whether this server has a store to read monitors from: a registered model's, the prediction
@@ -363,6 +434,62 @@ class ModelServer:
         self._publish_routes()
         await old.close()
 
+    async def _apply(self, plan: RoutePlan, commit: Callable[[], Awaitable[Any]] | None = None) -> bool:
+        """Serve ``plan``: load and warm the lanes whose version changed (all of them, or none: a failure
+        leaves every route as it was), ``commit`` (the admin's write to the Store, whose revision the plan
+        takes), then swap them in at once; the replaced lanes close once their requests are answered.
+        Whether a lane changed: a new percent or sticky key alone swaps nothing."""
+        async with self._routes_lock:
+            current = {"champion": self.champion, "canary": self.canary, "shadow": self.shadow}
+            lanes: dict[str, Lane | None] = {}
+            fresh: list[Lane] = []
+            try:
+                for route, target in plan.targets().items():
+                    lane = current[route]
+                    if target is None or (lane is not None and lane.served.version == target.version):
+                        lanes[route] = None if target is None else lane
+                        continue
+                    try:
+                        lanes[route] = new = await self._target_lane(route, target, current)
+                    except Exception as exc:
+                        exc.add_note(f"the {route}, {target.ref} (version {target.version}), did not load")
+                        raise
+                    fresh.append(new)
+                if commit is not None:
+                    plan = dataclasses.replace(plan, revision=(await commit()).revision)
+            except BaseException:
+                for lane in fresh:
+                    await lane.close()
+                raise
+            for route, target in plan.targets().items():
+                kept = lanes[route]
+                if kept is not None and target is not None:
+                    kept.served.ref = target.ref
+            champion = lanes["champion"]
+            assert champion is not None  # a plan always has a champion
+            self.champion, self.canary, self.shadow = champion, lanes["canary"], lanes["shadow"]
+            self.canary_percent = plan.canary_percent if self.canary is not None else 0.0
+            self.sticky, self.plan = plan.sticky, plan
+            self._publish_routes()
+            for route, old in current.items():
+                if old is not None and lanes[route] is not old:
+                    self._background(old.close())
+            return bool(fresh)
+
+    async def _target_lane(self, route: str, target: RouteTarget, current: dict[str, Lane | None]) -> Lane:
+        """A lane of ``target`` on ``route``: a version another route serves already (a canary becoming the
+        champion) is not loaded again, only warmed in its new lane."""
+        for lane in current.values():
+            if lane is not None and lane.served.version == target.version:
+                served = copy.copy(lane.served)
+                served.ref = target.ref
+                new = Lane(route, served, self.options, self.metrics)
+                await new.start()
+                return new
+        lane = await self._load_lane(route, target.version_ref)
+        lane.served.ref = target.ref
+        return lane
+
     async def set_routes(self, canary: tuple[str, float] | None, shadow: str | None) -> None:
         """Route ``canary`` (reference, percent) and ``shadow`` (reference); None removes the route. Both load
         (or neither: a failure leaves the routes as they were); the replaced lanes close in the background
@@ -388,16 +515,21 @@ class ModelServer:
                 route: (lane.served.name, lane.served.version)
                 for route, lane in lanes.items()
                 if lane is not None
-            }
+            },
+            canary_percent=self.canary_percent if self.canary is not None else 0.0,
+            deployment=None if self.plan is None else (self.plan.deployment, self.plan.revision),
         )
 
     def routes(self) -> dict[str, Any]:
+        plan = self.plan
         return {
             "champion": self.champion.describe(),
             "canary": None
             if self.canary is None
             else {**self.canary.describe(), "percent": self.canary_percent},
             "shadow": None if self.shadow is None else self.shadow.describe(),
+            "sticky": None if self.sticky is None else str(self.sticky),
+            "deployment": None if plan is None else {"name": plan.deployment, "revision": plan.revision},
         }
 
     def app(self) -> Starlette:
@@ -571,7 +703,11 @@ class ModelServer:
         headers = {"X-Request-ID": request_id}
         metrics = self.metrics
         metrics.in_flight.inc()
-        lane = self._lane_for(request.path_params.get("version"))
+        version = request.path_params.get("version")
+        sticky = self.sticky
+        by_column = sticky is not None and sticky.kind == "column" and version is None
+        # by column: the champion holds the request until its first row names the lane
+        lane = self.champion if by_column else self._lane_for(version, request.headers)
         lane.enter()
         status = 200
         frame = None
@@ -582,11 +718,25 @@ class ModelServer:
                     413, f"the body is larger than {self.options.max_body} bytes; send fewer rows"
                 )
             body = await _read_body(request, self.options.max_body)
-            frame, context = decode(body, request.headers.get("content-type", "").lower(), lane.served)
+            content_type = request.headers.get("content-type", "").lower()
+            frame, context = decode(body, content_type, lane.served)
             if given_id is None and context.get("id"):  # a V2 request's own id is its id everywhere
                 request_id = headers["X-Request-ID"] = str(context["id"])
             if len(frame) == 0:
                 raise RequestError(400, "the request holds no rows")
+            canary = self.canary
+            if by_column and canary is not None and sticky is not None:
+                key = sticky.key_of(frame, lane.served.columns)
+                if pick_canary(self.canary_percent, key):
+                    held, lane = lane, canary
+                    held.leave()
+                    lane.enter()
+                    same = (held.served.numeric, held.served.columns) == (
+                        canary.served.numeric,
+                        canary.served.columns,
+                    )
+                    if not same:  # decoded for the champion's signature: decode for the canary's
+                        frame, context = decode(body, content_type, canary.served)
             try:
                 frame = lane.served.check(frame)
             except SignatureError as exc:
@@ -629,16 +779,20 @@ class ModelServer:
                 self._background(self._run_shadow(self.shadow, lane.served.frame(frame), request_id))
         return response
 
-    def _lane_for(self, version: str | None) -> Lane:
+    def _lane_for(self, version: str | None, headers: Any) -> Lane:
         """The lane a request takes: the one serving ``version`` when the request names one (the path
-        ``/v2/models/{name}/versions/{version}/infer``), else the canary for its share of traffic, else the
-        champion."""
+        ``/v2/models/{name}/versions/{version}/infer``), else the canary for its share of traffic (by the
+        sticky header's value when the routes have one), else the champion."""
         if version is not None:
             for lane in (self.champion, self.canary, self.shadow):
                 if lane is not None and str(lane.served.version) == version:
                     return lane
-        if self.canary is not None and pick_canary(self.canary_percent):
-            return self.canary
+        canary = self.canary
+        if canary is not None:
+            sticky = self.sticky
+            key = headers.get(sticky.name) if sticky is not None and sticky.kind == "header" else None
+            if pick_canary(self.canary_percent, key):
+                return canary
         return self.champion
 
     def _background(self, coroutine: Any) -> None:
@@ -709,18 +863,24 @@ class ModelServer:
 
     async def admin_routes(self, request: Request) -> Response:
         """GET: what each route serves. PUT {"canary": {"ref": "m:2", "percent": 10} | null,
-        "shadow": {"ref": "m:3"} | null}: change the canary and the shadow while serving."""
+        "shadow": {"ref": "m:3"} | null}: change the canary and the shadow while serving. Following a
+        deployment, the PUT writes it (also "champion": "m@alias", "sticky": "header:x-id" | null, and
+        "reason": why, kept in its history) and applies it here at once; other workers and servers follow
+        within their reload interval."""
         token = self.options.admin_token
         if token is not None and request.headers.get("authorization") != f"Bearer {token}":
             return _json({"error": "send Authorization: Bearer <admin token>"}, 401)
         if request.method == "GET":
             return _json(self.routes())
+        if self.options.deployment is not None:
+            return await self._admin_deployment(request, self.options.deployment)
         if self.options.workers > 1:
             return _json(
                 {
                     "error": f"this server runs {self.options.workers} worker processes, each with its own "
-                    "routes, and a change would reach only one of them; start it with --canary/--shadow, "
-                    "or with --workers 1 to change routes while serving"
+                    "routes, and a change would reach only one of them; follow a deployment (--deployment "
+                    "NAME) to change routes in every worker, or start it with --canary/--shadow, or with "
+                    "--workers 1"
                 },
                 409,
             )
@@ -754,6 +914,110 @@ class ModelServer:
         except Exception as exc:  # the version would not load (its code cannot be imported, say)
             return _json({"error": f"cannot serve that version: {type(exc).__name__}: {exc}"}, 422)
         return _json(self.routes())
+
+    async def _admin_deployment(self, request: Request, name: str) -> Response:
+        try:
+            body = _parse_json(await _read_body(request, 65536))
+            if not isinstance(body, dict):
+                raise RequestError(400, "send a JSON object with 'champion', 'canary', 'shadow' or 'sticky'")
+            unknown = sorted(set(body) - {"champion", "canary", "shadow", "sticky", "reason"})
+            if unknown:
+                raise RequestError(
+                    400, f"unknown keys {unknown}: send champion, canary, shadow, sticky, reason", unknown[0]
+                )
+            reason = body.get("reason", "")
+            if not isinstance(reason, str):
+                raise RequestError(400, "reason is text: why the routes change", "reason")
+            from loopml.tracking import get_client
+
+            client = get_client()
+            current = await asyncio.to_thread(client.store.deployments.get, name)
+            changes = _deployment_changes(body, current, self.champion.served.columns)
+            if not changes:
+                return _json(self.routes())
+            await asyncio.to_thread(_check_refs, current.model, changes, client)
+            plan = await asyncio.to_thread(plan_routes, dataclasses.replace(current, **changes), client)
+
+            def write() -> Any:  # checked again as every deployment change is, then written
+                return deploy(
+                    name,
+                    **{key: changes.get(key, UNSET) for key in ("canary", "shadow", "sticky")},
+                    champion=changes.get("champion"),
+                    canary_percent=changes.get("canary_percent"),
+                    reason=reason,
+                    actor=ADMIN_ACTOR,
+                    expected_revision=current.revision,
+                    client=client,
+                )
+
+            await self._apply(plan, commit=lambda: asyncio.to_thread(write))
+        except RequestError as exc:
+            return _json(exc.body(), exc.status)
+        except ConflictError as exc:
+            return _json({"error": f"{exc}; read the routes again and send the change again"}, 409)
+        except LoopmlError as exc:
+            return _json({"error": str(exc)}, 404 if isinstance(exc, NotFoundError) else 422)
+        except Exception as exc:  # the version would not load, or the Store failed
+            return _json({"error": f"cannot serve that change: {_describe(exc)}"}, 422)
+        return _json(self.routes())
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in one line: its type, message and notes (which route would not load)."""
+    return "; ".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", ())])
+
+
+def _deployment_changes(body: dict[str, Any], current: Any, columns: list[str]) -> dict[str, Any]:
+    """The fields of the deployment ``current`` that ``body`` (a PUT /admin/routes) changes, as route
+    references of its model; a canary's ref or percent left out stays as it is."""
+    model = current.model
+    changes: dict[str, Any] = {}
+    if "champion" in body:
+        if not isinstance(body["champion"], str):
+            raise RequestError(400, "champion needs a reference such as '@champion' or 'model:2'", "champion")
+        changes["champion"] = normalize_ref(model, body["champion"], "champion")
+    if "canary" in body:
+        canary = body["canary"]
+        if canary is None:
+            changes.update(canary=None, canary_percent=0.0)
+        elif not isinstance(canary, dict):
+            raise RequestError(400, "canary needs a 'ref' such as 'model:2' and a 'percent'", "canary")
+        else:
+            ref = canary.get("ref", current.canary)
+            percent = canary.get("percent", current.canary_percent)
+            if not isinstance(ref, str):
+                raise RequestError(400, "canary needs a 'ref' such as 'model:2'", "canary")
+            if not isinstance(percent, int | float) or isinstance(percent, bool) or not 0 < percent <= 100:
+                raise RequestError(
+                    400, "canary needs a 'percent' above 0, up to 100 (send null to remove it)", "canary"
+                )
+            changes.update(canary=normalize_ref(model, ref, "canary"), canary_percent=float(percent))
+    if "shadow" in body:
+        shadow = body["shadow"]
+        if shadow is not None and (not isinstance(shadow, dict) or not isinstance(shadow.get("ref"), str)):
+            raise RequestError(400, "shadow needs a 'ref' such as 'model:3'", "shadow")
+        changes["shadow"] = None if shadow is None else normalize_ref(model, shadow["ref"], "shadow")
+    if "sticky" in body:
+        sticky = body["sticky"]
+        if sticky is not None and not isinstance(sticky, str):
+            raise RequestError(400, "sticky is header:<name>, column:<name> or null", "sticky")
+        parsed = None if sticky is None else Sticky.parse(sticky)
+        if parsed is not None and parsed.kind == "column" and parsed.name not in columns:
+            raise RequestError(
+                422, f"sticky column {parsed.name!r} is not an input of the model; its inputs: {columns}"
+            )
+        changes["sticky"] = None if parsed is None else str(parsed)
+    return {key: value for key, value in changes.items() if getattr(current, key) != value}
+
+
+def _check_refs(model: str, changes: dict[str, Any], client: Any) -> None:
+    """Each route reference ``changes`` sets names a version that exists (else ``NotFoundError``)."""
+    from loopml.registry import get_model_version
+
+    for route in ("champion", "canary", "shadow"):
+        ref = changes.get(route)
+        if ref is not None:
+            get_model_version(route_ref(model, ref), client)
 
 
 class _ServerApp(Starlette):
@@ -818,6 +1082,7 @@ def app_from_environment() -> Starlette:
     import os
 
     options = ServerOptions(
+        reload_interval=float(os.environ.get("LOOPML_SERVE_RELOAD_INTERVAL", "2")),
         batching=os.environ.get("LOOPML_SERVE_BATCHING", "1") == "1",
         max_batch=int(os.environ.get("LOOPML_SERVE_MAX_BATCH", "64")),
         max_wait_ms=float(os.environ.get("LOOPML_SERVE_MAX_WAIT_MS", "2")),
@@ -827,6 +1092,9 @@ def app_from_environment() -> Starlette:
         workers=int(os.environ.get("LOOPML_SERVE_WORKERS", "1")),
         log_probabilities=os.environ.get("LOOPML_SERVE_LOG_PROBA", "1") == "1",
     )
+    deployment = os.environ.get("LOOPML_SERVE_DEPLOYMENT") or None
+    if deployment is not None:
+        return ModelServer.follow(deployment, options).app()
     served = ServedModel.load(os.environ["LOOPML_SERVE_REF"], os.environ.get("LOOPML_SERVE_AS") or None)
     return ModelServer(served, options).app()
 

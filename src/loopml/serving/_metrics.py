@@ -146,9 +146,20 @@ class ServerMetrics:
             ["model", "version", "route"],
             registry=self.registry,
         )
+        self.canary_percent = Gauge(
+            "loopml_canary_percent",
+            "The canary's share of traffic, in percent (0 without a canary).",
+            registry=self.registry,
+        )
+        self.deployment_revision = Gauge(
+            "loopml_deployment_revision",
+            "The revision of the followed deployment that this worker serves.",
+            ["deployment"],
+            registry=self.registry,
+        )
         self.reload_failures = Counter(
             "loopml_model_reload_failures",
-            "Times a moved alias could not be followed (the served version stayed).",
+            "Times a moved alias or a changed deployment could not be followed (the routes stayed).",
             registry=self.registry,
         )
         self.shadow_dropped = Counter(
@@ -233,11 +244,21 @@ class ServerMetrics:
         )
         buffered.set_function(lambda: float(getattr(logger, "buffered_rows", 0)))
 
-    def set_routes(self, served: dict[str, tuple[str, int]]) -> None:
-        """The versions now serving each route: ``{"champion": ("churn", 3), "canary": ("churn", 4)}``."""
+    def set_routes(
+        self,
+        served: dict[str, tuple[str, int]],
+        canary_percent: float = 0.0,
+        deployment: tuple[str, int] | None = None,
+    ) -> None:
+        """The versions now serving each route: ``{"champion": ("churn", 3), "canary": ("churn", 4)}``,
+        the canary's percent, and the followed deployment's (name, revision)."""
         self.model.clear()
         for route, (name, version) in served.items():
             self.model.labels(model=name, version=str(version), route=route).set(1)
+        self.canary_percent.set(canary_percent)
+        self.deployment_revision.clear()
+        if deployment is not None:
+            self.deployment_revision.labels(deployment=deployment[0]).set(deployment[1])
 
     def observe(self, protocol: str, status: int, seconds: float, route: str = "champion") -> None:
         self.requests.labels(protocol=protocol, route=route, status=str(status)).inc()
