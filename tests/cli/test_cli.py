@@ -182,28 +182,29 @@ def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_ca
     assert len(studies) == 1
     trials = lm.search_runs(f"attributes.parent_id = '{studies[0].id}'", experiment="demo-failure-prediction")
     assert len(trials) == 8 and all("cv_f1" in t.metrics for t in trials)
-    sensors = lm.data.get("demo-sensors@latest")
+    sensors = lm.data.get("demo-sensors:1")  # version 2 is the broken export the loop's chapter adds
     assert sensors.num_rows == 6000
     assert sensors.checks is not None and sensors.checks["passed"] and len(sensors.checks["results"]) == 6
     assert sensors.profile_digest is not None and lm.data.profile(sensors).num_rows == 6000
     model = first.step("train_2").output
     assert model is not None and lm.pipelines.trace(model.digest).datasets == [sensors.ref]
     # the registry: both models registered from their step runs, gated, one of them the champion
-    versions = lm.registry.model_versions("failure-predictor")
+    versions = lm.registry.model_versions("failure-predictor")[:2]  # the later ones are the loop's
     assert [v.source_run_id for v in versions] == [first.step("train").run_id, first.step("train_2").run_id]
     assert all(v.datasets == (sensors.id,) and "f1" in v.metrics for v in versions)
-    champion = lm.get_model_version("failure-predictor@champion")
-    assert "Champion: failure-predictor:" in out
     store = get_client().store
+    # the champion the pipeline's gate chose (the loop moves the alias later)
+    champion = next(v for v in versions if f"Champion: failure-predictor:{v.version} (test F1" in out)
     assert store.models.gate_records(versions[0].id)[0].passed  # the first model: no baseline to beat
     holdout = lm.data.get("demo-sensors-holdout@latest")
-    assert store.models.evaluations(champion.id)[-1].dataset_version_id == holdout.id
-    assert "site" in store.models.evaluations(champion.id)[-1].evaluation["slices"]
+    assert store.models.evaluations(champion.id)[0].dataset_version_id == holdout.id
+    assert "site" in store.models.evaluations(champion.id)[0].evaluation["slices"]
     actions = [e.action for e in lm.registry.model_history("failure-predictor")]
-    assert actions[:3] == ["model.register", "gate.decide", "alias.set"] and actions.count("gate.decide") == 2
-    assert lm.load_model("failure-predictor@champion").predict(
-        holdout_frame := lm.data.load(holdout)
-    ).shape == (len(holdout_frame),)
+    assert actions[:3] == ["model.register", "gate.decide", "alias.set"]
+    assert actions.count("gate.decide") == 4  # two by the demo's gate, two by the loop's
+    assert lm.load_model(champion).predict(holdout_frame := lm.data.load(holdout)).shape == (
+        len(holdout_frame),
+    )
     # served over HTTP: every answer in the prediction log, every label joined by request id
     from loopml.monitoring import join_labels, read_labels, read_predictions
 
@@ -213,8 +214,8 @@ def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_ca
     joined = join_labels(log, read_labels(store, "failure-predictor"))
     assert len(log) == 200 and joined["label"].notna().all()
     assert set(log["model_version"]) == {champion.version} and set(log["route"]) == {"champion"}
-    # monitored over simulated days: the drift found in the window of the day it began, one alert for the
-    # incident (opened on the second drifted window, as its rule says), F1 falling once the labels came
+    # monitored over simulated days: the drift found in the window of the day it began, its alert opened on
+    # the second drifted window (as its rule says), F1 falling once the labels came, and its own alert
     from loopml.cli import _demo_monitor as chapter
     from loopml.cli._demo import SENSORS
     from loopml.monitoring import monitor_windows
@@ -223,18 +224,42 @@ def test_demo_trains_through_a_pipeline_tunes_registers_gates_and_reruns_from_ca
     windows = [w for w in monitor_windows(chapter.MONITOR) if not w.slice]
     simulated = [w for w in windows if (w.metrics.get("rows") or 0) > 200]  # not the day of the 200 served
     start = min(w.start_ms for w in simulated)
-    by_day = {(w.start_ms - start) // chapter.DAY_MS: w for w in simulated}
-    assert sorted(by_day) == list(range(chapter.DAYS))
-    drifting = {day: chapter.drifted_features(w) for day, w in by_day.items()}
-    assert [day for day, found in drifting.items() if found] == list(range(chapter.DRIFT_FROM, chapter.DAYS))
-    assert all(set(drifting[day]) == set(SENSORS) for day in range(chapter.DRIFT_FROM, chapter.DAYS))
-    alerts = store.monitors.alerts(monitor.id)
-    assert len(alerts) == 1 and alerts[0].rule == chapter.RULE
-    assert alerts[0].window_start_ms == by_day[chapter.DRIFT_FROM + 1].start_ms
-    f1 = {day: w.metrics["f1"] for day, w in by_day.items()}
-    assert all(w.metrics["label_coverage"] == 1.0 for w in by_day.values())
+    days = sorted({(w.start_ms - start) // chapter.DAY_MS for w in simulated})
+    assert days == list(range(chapter.DAYS))
+    old = {
+        (w.start_ms - start) // chapter.DAY_MS: w for w in simulated if w.model_version == champion.version
+    }
+    drifting = {day: chapter.drifted_features(w) for day, w in old.items()}
+    assert [day for day, found in drifting.items() if found] == list(range(chapter.DRIFT_FROM, max(old) + 1))
+    assert all(set(drifting[day]) >= set(SENSORS) for day in range(chapter.DRIFT_FROM, max(old) + 1))
+    alerts = {a.rule: a for a in store.monitors.alerts(monitor.id)}
+    assert sorted(alerts) == sorted([chapter.RULE, chapter.PERF_RULE])
+    assert alerts[chapter.RULE].window_start_ms == old[chapter.DRIFT_FROM + 1].start_ms
+    assert all(w.metrics["label_coverage"] == 1.0 for w in simulated)
+    f1 = {day: w.metrics["f1"] for day, w in old.items()}
     before = sum(f1[d] for d in range(chapter.DRIFT_FROM)) / chapter.DRIFT_FROM
-    assert f1[chapter.DAYS - 1] < before - 0.1, f1
+    assert f1[max(old)] < before - 0.1, f1
+    # the loop: the F1 alert retrained, the candidate passed its gate, took its canary steps and was promoted;
+    # the broken export's candidate was stopped by the gate; the new champion's F1 came back
+    actions = [e.action for e in store.audit.events(entity_type="model", entity="failure-predictor")]
+    loop = [a for a in actions if a.startswith("loop.")]
+    assert loop == [
+        "loop.triggered",
+        "loop.retrained",
+        "loop.gate_passed",
+        "loop.canary_step",
+        "loop.canary_step",
+        "loop.promoted",
+        "loop.triggered",
+        "loop.retrained",
+        "loop.rejected",
+    ], loop
+    new_champion = lm.get_model_version("failure-predictor@champion")
+    assert new_champion.version > champion.version
+    assert [d.canary_percent for d in lm.deployment_history("failure-predictor")] == [0, 25, 50, 0]
+    recovered = [w.metrics["f1"] for w in simulated if w.model_version == new_champion.version]
+    assert recovered and min(recovered) > f1[max(old)] + 0.1, (recovered, f1)
+    assert "promoted" in out and "rejected" in out
     report = (lm.get_settings().home / "monitor-report.html").read_text()
     assert "failure-predictor-daily" in report and "<script" not in report
     assert invoke("doctor")[0] == 0

@@ -52,20 +52,24 @@ class Gated:
 
 
 def _features(mp: Any, client: TrackingClient) -> list[str] | None:
-    """The feature columns the policy asks for: ``features``, or the champion's inputs without ``exclude``
-    (None: the feedback's default, every logged input that is not personal)."""
+    """The feature columns the policy asks for: ``features``, else the champion's inputs without
+    ``exclude`` (None when there is no champion: the feedback's default, every logged input that is not
+    personal)."""
     data = mp.retrain.data
     if data is None:
         return None
     if data.features is not None:
         return list(data.features)
-    if not data.exclude:
-        return None
     from loopml.registry import get_model_version, load_model
 
-    signature = load_model(get_model_version(f"{mp.name}@champion", client), client).signature
-    names = [] if signature is None else list(signature.input_names)
-    return [c for c in names if c not in set(data.exclude)]
+    try:
+        signature = load_model(get_model_version(f"{mp.name}@champion", client), client).signature
+    except LoopmlError:
+        return None
+    if signature is None:
+        return None
+    left_out = set(data.exclude) | set(signature.personal_columns)
+    return [c for c in signature.input_names if c not in left_out]
 
 
 def retrain(name: str, mp: Any, *, client: TrackingClient, now_ms: int) -> Retrained:

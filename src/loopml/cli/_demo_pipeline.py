@@ -107,3 +107,10 @@ def failure_training(dataset: str = "demo-sensors@latest", n_trials: int = 8) ->
     evaluate(baseline, prepared)
     tuned = train(prepared, "hist_gradient_boosting", tune_gbm(prepared, n_trials))
     evaluate(tuned, prepared)
+
+
+@lm.pipeline(experiment="demo-failure-retrain")
+def failure_retrain(dataset: str = "demo-sensors@latest", max_iter: int = 100) -> None:
+    """What the loop retrains with: the same split and model family, on the data the agent hands it."""
+    prepared = prepare(lm.data.ref(dataset))
+    train(prepared, "hist_gradient_boosting", {"max_iter": max_iter, "learning_rate": 0.1})
