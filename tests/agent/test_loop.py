@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import loopml as lm
-from loopml.agent import Traffic, approve, loop_status, set_paused
+from loopml.agent import Decision, Traffic, approve, loop_status, set_paused
 from loopml.errors import InvalidArgumentError, NotFoundError
 from loopml.tracking import get_client
 
@@ -223,3 +223,25 @@ def test_paused_loop_holds(tmp_path: Path) -> None:
     set_paused(MODEL, False)
     world.agent().run_once()
     assert world.actions()[1:3] == ["triggered", "retrained"]
+
+
+def test_candidate_that_cannot_load_keeps_the_champion(tmp_path: Path) -> None:
+    world = build_world(tmp_path / "project")
+    _start(world)
+    client = get_client()
+
+    def lose_the_bundle(decision: Decision) -> None:  # the candidate's files vanish before its gate
+        world.decisions.append(decision)
+        if decision.action == "retrained":
+            version = lm.get_model_version(f"{MODEL}:{decision.details['candidate']}")
+            client.artifacts.delete(version.bundle_digest)
+
+    agent = world.agent()
+    agent.on_decision = lose_the_bundle
+    agent.run_once()
+    assert world.actions() == ["triggered", "retrained", "failed"]
+    assert "gating failed" in world.decisions[-1].reason
+    assert _champion() == 1
+    assert lm.get_deployment(MODEL).canary is None
+    assert client.store.loops.get_state(MODEL).stage == "idle"
+    assert world.audit()[-1] == "loop.failed"

@@ -184,8 +184,12 @@ class Agent:
                 if passes is None or done < passes:
                     sleep(interval_s)
         finally:
-            for name in self.policy.models:
-                self.store.loops.release_lease(name, self.holder)
+            self.release()
+
+    def release(self) -> None:
+        """Give up this agent's leases (an agent that dies keeps them until they expire)."""
+        for name in self.policy.models:
+            self.store.loops.release_lease(name, self.holder)
 
     def step_model(self, name: str, model_policy: Any) -> list[Decision]:
         """Move one model's loop as far as it goes now."""

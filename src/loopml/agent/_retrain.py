@@ -104,14 +104,18 @@ def retrain(name: str, mp: Any, *, client: TrackingClient, now_ms: int) -> Retra
             assert fed.cut_ms is not None
             cut_ms = fed.cut_ms
         except NotEnoughFeedbackError:  # too few labels to hold some back: train on all, gate on what comes
-            fed = add_feedback(f"{name}-training", name, min_rows=0, **common)
-        feedback_rows = fed.rows
-        if feedback_rows < fb.min_rows:
+            try:
+                fed = add_feedback(f"{name}-training", name, min_rows=0, **common)
+            except NotEnoughFeedbackError:  # no labelled production rows at all
+                fed = None
+        feedback_rows = 0 if fed is None else fed.rows
+        if feedback_rows < fb.min_rows or (fed is None and data_policy.base is None):
             raise InvalidArgumentError(
                 f"only {feedback_rows} labelled production rows of {name} to train on, fewer than the "
-                f"policy's retrain.data.feedback.min_rows ({fb.min_rows}); wait for labels or lower it."
+                f"policy's retrain.data.feedback.min_rows ({fb.min_rows}) or none without a base dataset; "
+                "wait for labels or lower it."
             )
-        training = fed.version
+        training = fed.version if fed is not None else get_dataset(data_policy.base, client)
     elif data_policy is not None and data_policy.base is not None:
         training = get_dataset(data_policy.base, client)
     pipeline = retrain_policy.load_pipeline()

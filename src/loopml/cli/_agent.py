@@ -57,7 +57,10 @@ def agent_cmd(
 
     agent = Agent(loaded, on_decision=show)
     if once:
-        agent.run_once()
+        try:
+            agent.run_once()
+        finally:
+            agent.release()
         return
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
