@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agent._scenario import MODEL, build_world
 from loopml.cli import app
 from loopml.tracking import get_client
-
-from agent._scenario import MODEL, build_world
 
 runner = CliRunner()
 
@@ -42,9 +41,8 @@ def test_agent_once_then_status(project: Path) -> None:
 
 
 def test_agent_once_json_lines(project: Path) -> None:
-    from loopml.data import add
-
     from agent._scenario import make_rows
+    from loopml.data import add
 
     assert runner.invoke(app, ["agent", "--once"]).exit_code == 0
     add("machine-sensors", make_rows(1500, 21))
