@@ -5,11 +5,11 @@ it: a stratified split, a small tuning study, a baseline and the tuned model tra
 and evaluated, every step a tracked child run of the pipeline run. It runs the pipeline a second time, which
 the cache answers. Then it registers both models, evaluates them on the held-out split (per site), and lets a
 gate decide which one is the champion. Then it serves the champion over HTTP on localhost, sends it requests
-and labels, and reads the prediction log back. Last, it monitors the champion's deployment over simulated
-days of traffic whose sensors drift, with labels that arrive late, while the agent runs the closed loop (``_demo_monitor``): the
-drift is found in the right window, F1 falls once the labels land, its alert starts a retrain, the candidate
-passes its gate, takes its canary steps and is promoted; a candidate trained on a broken export is rejected by
-the gate. It ends with the loop's timeline and the report.
+and labels, and reads the prediction log back. Last, it monitors the champion's deployment over simulated days
+of traffic whose sensors drift, with labels that arrive late, while the agent runs the closed loop
+(``_demo_monitor``): the drift is found in the right window, F1 falls once the labels land, its alert starts a
+retrain, the candidate passes its gate, takes its canary steps and is promoted; a candidate trained on a
+broken export is rejected by the gate. It ends with the loop's timeline and the report.
 """
 
 from __future__ import annotations
