@@ -10,6 +10,7 @@ Servers started with ``loopml serve --deployment NAME`` follow the deployment an
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -33,22 +34,7 @@ _STICKY_HELP = "Keep one request key on one route: header:NAME or column:NAME."
 
 
 def _deployment_json(d: Deployment) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "id": d.id,
-        "model": d.model,
-        "champion": d.champion,
-        "canary": d.canary,
-        "canary_percent": d.canary_percent,
-        "shadow": d.shadow,
-        "sticky": d.sticky,
-        "revision": d.revision,
-        "created_ms": d.created_ms,
-        "updated_ms": d.updated_ms,
-        "updated_at": d.updated_at,
-        "updated_by": d.updated_by,
-        "reason": d.reason,
-    }
+    return {**dataclasses.asdict(d), "updated_at": d.updated_at}
 
 
 def _shares(d: Deployment) -> dict[str, float | None]:

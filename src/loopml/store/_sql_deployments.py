@@ -15,6 +15,7 @@ first ``INSERT``) that touches no row means another writer came first, and nothi
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 import math
 import numbers
@@ -408,21 +409,8 @@ def _missing(conn: Connection, name: str) -> NotFoundError:
 
 
 def _deployment_row(d: Deployment) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "name": d.name,
-        "model": d.model,
-        "champion": d.champion,
-        "canary": d.canary,
-        "canary_percent": d.canary_percent,
-        "shadow": d.shadow,
-        "sticky": d.sticky,
-        "revision": d.revision,
-        "created_ms": d.created_ms,
-        "updated_ms": d.updated_ms,
-        "updated_by": d.updated_by,
-        "reason": d.reason,
-    }
+    """A revision as the columns of a row: the entity's fields have the columns' names."""
+    return dataclasses.asdict(d)
 
 
 def _revision_row(d: Deployment) -> dict[str, Any]:
