@@ -479,7 +479,8 @@ class PerformanceStream:
         if self.task is None:
             return
         if self._sums is None:
-            self._kept.append(labelled)
+            read = (LABEL, self.task.prediction, *self.task.proba_columns)
+            self._kept.append(labelled[[c for c in read if c in labelled.columns]])
             if self.labelled <= self.exact_rows:
                 return
             self._sums = _Sums(self.task)
