@@ -1023,7 +1023,7 @@ def day_window(ctx: Context) -> SectionResult:
     size = f"one day-window of {logged['rows']:,} logged rows in {logged['segments']} hourly segments"
     what = {
         "profiles": "features and prediction only, from the stored segment profiles (no row read)",
-        "default": "the default monitor (target, CBPE): also reads the window's request ids, counts and "
+        "default": "the default monitor (target, CBPE), no label yet: also streams the window's counts and "
         "probabilities from the segments",
         "labelled": "the default monitor once every request has its label (realised metrics too)",
     }
@@ -1047,10 +1047,11 @@ def day_window(ctx: Context) -> SectionResult:
         "reference (its profile, and for the default monitor its rows and predictions, and fits CBPE's "
         "calibration on them), lists the window's segments, merges their 24 stored profiles, tests 25 "
         "features and the prediction against the reference's profile (Wasserstein, Jensen-Shannon from the "
-        "sketches), stores the window's result and runs the alert manager; with a target it also reads "
-        "every request id of the window (for the label lookup), the counts and latencies of every row, and "
-        "the prediction and probabilities (CBPE), and with labels the realised metrics and the target's "
-        "drift. Each monitor is checked once untimed in the same process first (imports, caches).",
+        "sketches), stores the window's result and runs the alert manager; with CBPE it also streams the "
+        "counts and latencies of every row and the prediction and probabilities, segment by segment; once "
+        "the model has labels (the store says whether it has any), every request id too, to look their "
+        "labels up, and computes the realised metrics and the target's drift. Each monitor is checked once "
+        "untimed in the same process first (imports, caches).",
         "Day-window, each repeat: "
         + "; ".join(
             f"{key}: "
