@@ -1,7 +1,7 @@
 """loopml's ``lm.drift`` side by side with Evidently's ``DataDriftPreset``, on the same data, in one run.
 
     .venv/bin/python bench/drift.py [--quick] [--keep] [--no-write] [--repeats N] [--only SECTION ...]
-                                    [--no-monitoring]
+                                    [--no-monitoring] [--stream-rows-per-day N] [--stream-days N]
 
 The data is generated once per run, with a fixed seed, and written as Parquet under ``bench/.work/drift-*``:
 a reference and a current frame of 100,000 rows each (``--quick``: 10,000) with 25 columns, 20 numeric
@@ -42,6 +42,8 @@ its table rows and notes; ``--only`` runs some of them. Two measure the monitori
   ``check_monitor`` over all of it (10 day-windows) in a fresh process per monitor, whose own peak RSS
   (``ru_maxrss``) is the figure; then every request labelled and the default monitor checked again.
   Goal: peak under 1 GB. Logging throughput is the time spent in ``log`` and ``flush``.
+  ``--stream-rows-per-day`` and ``--stream-days`` change the traffic (say 2,000,000 a day for 5 days: a
+  check's peak must not grow with a window's rows).
 - ``day-window``: one day of 1,000,000 logged rows (``--quick``: 100,000) in 24 hourly segments, then
   ``check_monitor(force=True)`` of that one window, once untimed and ``--repeats`` times timed in one warm
   process, for each monitor, and for the default one again once every request has its label. Goal: under
@@ -664,11 +666,13 @@ class Context:
     """What every section gets: where to work, with which Pythons, how hard."""
 
     session: Path
-    evidently_python: Path
+    evidently_python: Path | None  # None when no section runs Evidently
     rows: int
     repeats: int
     quick: bool
     raw: dict[str, Any] = field(default_factory=dict)  # each section's raw results, saved as results.json
+    stream_rows_per_day: int | None = None  # the streaming section's traffic (None: its default)
+    stream_days: int | None = None
 
     def run(self, python: Path, workload: str, paths: Mapping[str, str]) -> dict[str, Any]:
         request = {
@@ -723,6 +727,8 @@ def side_by_side(ctx: Context) -> SectionResult:
     print(f"{ctx.rows:,} vs {ctx.rows:,} rows, {len(COLUMNS)} columns")
     paths = write_frames(ctx.session, ctx.rows, SEED)
     lm = ctx.run(LOOPML_PYTHON, "loopml", paths)
+    assert ctx.evidently_python is not None
+    assert ctx.evidently_python is not None
     ev = ctx.run(ctx.evidently_python, "evidently", paths)
     legacy = ctx.run(ctx.evidently_python, "evidently-legacy", paths)
     ctx.raw["side_by_side"] = {"loopml": lm, "evidently": ev, "evidently_legacy": legacy}
@@ -792,6 +798,7 @@ def small_pair(ctx: Context) -> SectionResult:
     print(f"{n} vs {n} rows, {len(COLUMNS)} columns")
     paths = write_frames(ctx.session, n, SEED + 1)
     lm = ctx.run(LOOPML_PYTHON, "loopml", paths)
+    assert ctx.evidently_python is not None
     ev = ctx.run(ctx.evidently_python, "evidently", paths)
     ctx.raw["small_pair"] = {"loopml": lm, "evidently": ev}
     agreement = compare(lm, ev)
@@ -877,12 +884,12 @@ def _logged(what: str, got: Mapping[str, Any], home: Path) -> str:
 def streaming(ctx: Context) -> SectionResult:
     """10,000,000 logged rows over 10 simulated days, checked at once: the checking process's peak RSS."""
     start = time.perf_counter()
-    rows = STREAM_ROWS // (10 if ctx.quick else 1)
-    per_day = rows // STREAM_DAYS
-    print(f"streaming: {rows:,} logged rows over {STREAM_DAYS} days")
+    days = ctx.stream_days or STREAM_DAYS
+    per_day = ctx.stream_rows_per_day or STREAM_ROWS // STREAM_DAYS // (10 if ctx.quick else 1)
+    print(f"streaming: {per_day * days:,} logged rows over {days} days")
     home = fresh_dir(ctx.session, "stream-home-")
     labels = ctx.session / "stream-labels.json"
-    now_ms = T0_MS + STREAM_DAYS * DAY_MS + CHECKED_AT_MS
+    now_ms = T0_MS + days * DAY_MS + CHECKED_AT_MS
     logged = _monitor_run(
         ctx,
         home,
@@ -890,12 +897,12 @@ def streaming(ctx: Context) -> SectionResult:
             "workload": "log",
             "seed": SEED + 10,
             "holdout_rows": HOLDOUT_ROWS,
-            "days": STREAM_DAYS,
+            "days": days,
             "rows_per_day": per_day,
             "rows_per_request": ROWS_PER_REQUEST,
             "max_rows_per_segment": 10_000,  # the logger's default
             "shift": 0.5,
-            "shift_from_day": STREAM_DAYS // 2,
+            "shift_from_day": days // 2,
             "labels": str(labels),
         },
     )
@@ -912,7 +919,7 @@ def streaming(ctx: Context) -> SectionResult:
     ctx.raw["streaming"] = {"log": logged, "labels": added, "checks": checks, "elapsed_s": elapsed}
     shutil.rmtree(home)
 
-    size = f"{logged['rows']:,} logged rows, {STREAM_DAYS} day-windows of {per_day:,}"
+    size = f"{logged['rows']:,} logged rows, {days} day-windows of {per_day:,}"
     what = {
         "default": "the default monitor (reference: the evaluation's dataset; target, CBPE), no labels yet",
         "profiles": "features and prediction only (a reference without target): from the profiles",
@@ -922,7 +929,7 @@ def streaming(ctx: Context) -> SectionResult:
     ok = True
     for key, got in checks.items():
         met = got["peak_rss_mb"] < MEMORY_GOAL_MB and got["rows"] == logged["rows"]
-        ok = ok and got["windows"] == STREAM_DAYS and got["rows"] == logged["rows"]
+        ok = ok and got["windows"] == days and got["rows"] == logged["rows"]
         table.append(
             Row(
                 f"{size}: peak RSS of one `check_monitor` over all of them, in its own process: {what[key]}",
@@ -949,7 +956,7 @@ def streaming(ctx: Context) -> SectionResult:
         f"of 20 numeric and 5 categorical inputs, registered with an input example and evaluated "
         f"(`lm.evaluate`) on a held-out dataset version of {HOLDOUT_ROWS:,} rows (more than 1,000, so every "
         "column goes by profiles); two monitors added before the traffic, window `1d`. The traffic: "
-        f"x00 shifted by 0.5 sd from day {STREAM_DAYS // 2} on; timestamps explicit, the logger's clock "
+        f"x00 shifted by 0.5 sd from day {days // 2} on; timestamps explicit, the logger's clock "
         "injected, segments of at most 10,000 rows (its default) that never cross an hour.",
         "Streaming, each check: "
         + "; ".join(
@@ -966,9 +973,10 @@ def streaming(ctx: Context) -> SectionResult:
         f"{shown(checks['labelled']['label_coverage'])}.",
         "Streaming, method: peak RSS is the checking process's own `ru_maxrss` (`getrusage(RUSAGE_SELF)` "
         "as it ends; interpreter and imports included). A check computes the windows one after the other; "
-        "what it holds at once is one window: its merged segment profiles, and, when the monitor has a "
-        "target (label lookup) or probabilities (CBPE), the window's segment blobs and the columns it reads "
-        f"from them. The whole section took {fmt_duration(elapsed)} on this machine.",
+        "what it holds at once is one window's merged segment profiles and, when the monitor has a target "
+        "(label lookup) or probabilities (CBPE), one segment's blob and one batch of its rows (at most "
+        "65,536) with what they add up to (counts, sums, score bins; the rows themselves up to 100,000). "
+        f"The whole section took {fmt_duration(elapsed)} on this machine.",
     ]
     return SectionResult(table, notes, ok)
 
@@ -1015,7 +1023,7 @@ def day_window(ctx: Context) -> SectionResult:
     size = f"one day-window of {logged['rows']:,} logged rows in {logged['segments']} hourly segments"
     what = {
         "profiles": "features and prediction only, from the stored segment profiles (no row read)",
-        "default": "the default monitor (target, CBPE): also reads the window's request ids, counts and "
+        "default": "the default monitor (target, CBPE), no label yet: also streams the window's counts and "
         "probabilities from the segments",
         "labelled": "the default monitor once every request has its label (realised metrics too)",
     }
@@ -1039,10 +1047,11 @@ def day_window(ctx: Context) -> SectionResult:
         "reference (its profile, and for the default monitor its rows and predictions, and fits CBPE's "
         "calibration on them), lists the window's segments, merges their 24 stored profiles, tests 25 "
         "features and the prediction against the reference's profile (Wasserstein, Jensen-Shannon from the "
-        "sketches), stores the window's result and runs the alert manager; with a target it also reads "
-        "every request id of the window (for the label lookup), the counts and latencies of every row, and "
-        "the prediction and probabilities (CBPE), and with labels the realised metrics and the target's "
-        "drift. Each monitor is checked once untimed in the same process first (imports, caches).",
+        "sketches), stores the window's result and runs the alert manager; with CBPE it also streams the "
+        "counts and latencies of every row and the prediction and probabilities, segment by segment; once "
+        "the model has labels (the store says whether it has any), every request id too, to look their "
+        "labels up, and computes the realised metrics and the target's drift. Each monitor is checked once "
+        "untimed in the same process first (imports, caches).",
         "Day-window, each repeat: "
         + "; ".join(
             f"{key}: "
@@ -1092,19 +1101,22 @@ def loopml_version() -> str:
     return f"{version} (commit {commit}{', with uncommitted changes in src/' if dirty else ''})"
 
 
-def tool_versions(evidently_python: Path) -> dict[str, str]:
+def tool_versions(evidently_python: Path | None) -> dict[str, str]:
     code = (
         "import importlib.metadata as m; "
         "print(' '.join(m.version(p) for p in ('evidently', 'pandas', 'scipy', 'numpy')))"
     )
-    out = subprocess.run([str(evidently_python), "-c", code], capture_output=True, text=True, check=True)
-    ev, ev_pandas, ev_scipy, ev_numpy = out.stdout.split()
     mine = {p: importlib.metadata.version(p) for p in ("pandas", "scipy", "numpy")}
-    return {
+    versions = {
         "loopml": loopml_version(),
-        "evidently": f"{ev} (pandas {ev_pandas}, scipy {ev_scipy}, numpy {ev_numpy})",
+        "evidently": "(not run)",
         "loopml_deps": f"pandas {mine['pandas']}, scipy {mine['scipy']}, numpy {mine['numpy']}",
     }
+    if evidently_python is not None:
+        out = subprocess.run([str(evidently_python), "-c", code], capture_output=True, text=True, check=True)
+        ev, ev_pandas, ev_scipy, ev_numpy = out.stdout.split()
+        versions["evidently"] = f"{ev} (pandas {ev_pandas}, scipy {ev_scipy}, numpy {ev_numpy})"
+    return versions
 
 
 def results_section(
@@ -1148,24 +1160,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help=f"skip the monitoring sections ({', '.join(MONITORING_SECTIONS)}: about 10 minutes)",
     )
+    parser.add_argument(
+        "--stream-rows-per-day",
+        type=int,
+        default=None,
+        help=f"the streaming section's rows a day (default {STREAM_ROWS // STREAM_DAYS:,}; --quick a tenth)",
+    )
+    parser.add_argument(
+        "--stream-days", type=int, default=None, help=f"the streaming section's days (default {STREAM_DAYS})"
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
         parser.error("--repeats must be at least 1")
 
     compile_loopml()
-    evidently_python = ensure_venv(EVIDENTLY_VENV, EVIDENTLY_REQUIREMENTS)
+    names = args.only or [n for n in SECTIONS if not (args.no_monitoring and n in MONITORING_SECTIONS)]
+    # the monitoring sections measure loopml alone: Evidently's venv only for the sections that run it
+    needs_evidently = any(n not in MONITORING_SECTIONS for n in names)
+    evidently_python = ensure_venv(EVIDENTLY_VENV, EVIDENTLY_REQUIREMENTS) if needs_evidently else None
     versions = tool_versions(evidently_python)
     session = fresh_dir(WORK_DIR, "drift-")
     (session / "drift_worker.py").write_text(WORKER)
     (session / "monitor_worker.py").write_text(MONITOR_WORKER)
     print(f"data and raw results in {session.relative_to(REPO_DIR)}")
     load_before = load_average()
-    ctx = Context(session, evidently_python, 10_000 if args.quick else 100_000, repeats, args.quick)
+    ctx = Context(
+        session,
+        evidently_python,
+        10_000 if args.quick else 100_000,
+        repeats,
+        args.quick,
+        stream_rows_per_day=args.stream_rows_per_day,
+        stream_days=args.stream_days,
+    )
     rows: list[Row] = []
     notes: list[str] = []
     ok = True
-    names = args.only or [n for n in SECTIONS if not (args.no_monitoring and n in MONITORING_SECTIONS)]
     for name in names:
         result = SECTIONS[name](ctx)
         rows += result.rows

@@ -71,9 +71,16 @@ class Task:
 
 
 def attach_labels(rows: pd.DataFrame, labels: Mapping[str, Any]) -> pd.DataFrame:
-    """``rows`` with a ``label`` column: the label of each row's request, missing where none came yet."""
+    """``rows`` with a ``label`` column: the label of each row's request, missing where none came yet. The
+    labels keep their JSON types (a class 1 stays 1, not 1.0, beside rows without a label)."""
+    import pandas as pd
+
     out = rows.copy()
-    out[LABEL] = rows["request_id"].map(labels) if len(rows) and labels else None
+    if not len(rows) or not labels:
+        out[LABEL] = None
+        return out
+    found = [labels.get(r) for r in rows["request_id"].tolist()]
+    out[LABEL] = pd.Series(found, index=rows.index, dtype=object)
     return out
 
 
@@ -207,6 +214,48 @@ def _typed(value: Any) -> tuple[Any, Any]:
     return (type(value), value)
 
 
+_ONE_KIND = frozenset({"string", "integer", "floating", "boolean", "empty"})
+
+
+def _factorize(values: pd.Series[Any]) -> tuple[np.ndarray[Any, Any], list[tuple[Any, Any]]]:
+    """Each value's code and the distinct values' ``_typed`` keys, in C when the values are of one kind
+    (then equal values are the same value), value by value otherwise."""
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(values, skipna=True) in _ONE_KIND:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        return codes, [_typed(v) for v in uniques.tolist()]
+    keys = [_typed(v) for v in values.tolist()]
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+    return codes, list(uniques)
+
+
+def distinct_texts(values: pd.Series[Any]) -> set[str]:
+    """``{str(v) for v in values}``, over the distinct values only."""
+    _, keys = _factorize(values)
+    return {str(value) for _, value in keys}
+
+
+def _log_loss_sum(
+    total: float, proba: np.ndarray[Any, Any], codes: np.ndarray[Any, Any], keys: list[Any], task: Task
+) -> float | None:
+    """``total`` plus the log loss's sum over these rows (scikit-learn's, on each label's class index); None
+    when a label is not a class (the log loss is then undefined)."""
+    import numpy as np
+    from sklearn.metrics import log_loss
+
+    by_text = {str(c): i for i, c in enumerate(task.classes)}
+    index = [by_text.get(str(value)) for _, value in keys]
+    if any(i is None for i in index):
+        return None
+    y_true = np.asarray(index, dtype=np.int64)[codes]
+    labels = list(range(len(task.classes)))
+    try:
+        return total + float(log_loss(y_true, np.clip(proba, 0.0, 1.0), labels=labels, normalize=False))
+    except ValueError:  # probabilities scikit-learn refuses: the log loss stays undefined
+        return None
+
+
 class _Sums:
     """What the labelled rows of a large window add up to (see the module docstring)."""
 
@@ -239,20 +288,22 @@ class _Sums:
         if self.task.kind == "regression":
             self._add_regression(labelled[LABEL], prediction)
             return
-        labels, predicted = labelled[LABEL].tolist(), prediction.tolist()
-        label_keys = [_typed(v) for v in labels]
-        for key, value in zip(label_keys, labels, strict=True):
-            self.values.setdefault(key, value)
-        pred_keys = [_typed(v) for v in predicted]
-        for key, value in zip(pred_keys, predicted, strict=True):
-            self.values.setdefault(key, value)
-        self.pairs.update(zip(label_keys, pred_keys, strict=True))
-        if self.with_proba:
-            self._add_proba(labelled, label_keys)
-
-    def _add_proba(self, labelled: pd.DataFrame, label_keys: list[Any]) -> None:
         import numpy as np
-        import pandas as pd
+
+        label_codes, label_keys = _factorize(labelled[LABEL])
+        pred_codes, pred_keys = _factorize(prediction)
+        for key in (*label_keys, *pred_keys):
+            self.values.setdefault(key, key[1])
+        pairs, counts = np.unique(
+            label_codes.astype(np.int64) * len(pred_keys) + pred_codes, return_counts=True
+        )
+        for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
+            self.pairs[(label_keys[pair // len(pred_keys)], pred_keys[pair % len(pred_keys)])] += count
+        if self.with_proba:
+            self._add_proba(labelled, label_codes, label_keys)
+
+    def _add_proba(self, labelled: pd.DataFrame, codes: np.ndarray[Any, Any], keys: list[Any]) -> None:
+        import numpy as np
 
         from loopml.monitoring._streaming import AUC_BINS, score_bin
         from loopml.registry._evaluate import CALIBRATION_BINS
@@ -262,18 +313,9 @@ class _Sums:
             self.with_proba, self.bins, self.calibration = False, {}, {}
             return
         classes = list(self.task.classes)
-        codes, uniques = pd.factorize(pd.Series(label_keys, dtype=object))
         binary = len(classes) == 2
         if self.log_loss is not None:
-            from sklearn.metrics import log_loss
-
-            (y_true, known) = _as_arrays(_class_values(labelled[LABEL].tolist(), self.task), classes)
-            try:
-                self.log_loss += float(
-                    log_loss(y_true, np.clip(proba, 0.0, 1.0), labels=known.tolist(), normalize=False)
-                )
-            except ValueError:  # a label that is not a class: the log loss is undefined
-                self.log_loss = None
+            self.log_loss = _log_loss_sum(self.log_loss, proba, codes, keys, self.task)
         if binary:
             column = classes.index(_positive(self.task, classes))
             scores = proba[:, [column]]
@@ -285,7 +327,7 @@ class _Sums:
         else:
             totals = np.clip(proba.sum(axis=1, keepdims=True), 1e-12, None)
             scores = proba / totals
-        for code, key in enumerate(uniques.tolist()):
+        for code, key in enumerate(keys):
             mine = codes == code
             counts = np.stack(
                 [np.bincount(score_bin(scores[mine, c]), minlength=AUC_BINS) for c in range(scores.shape[1])]
@@ -473,13 +515,13 @@ class PerformanceStream:
         if not len(labelled):
             return
         self.labelled += len(labelled)
-        values = labelled[LABEL].tolist()
-        self.label_texts.update(str(v) for v in values)
-        self._add_target(values)
+        self.label_texts |= distinct_texts(labelled[LABEL])
+        self._add_target(labelled[LABEL].tolist())
         if self.task is None:
             return
         if self._sums is None:
-            self._kept.append(labelled)
+            read = (LABEL, self.task.prediction, *self.task.proba_columns)
+            self._kept.append(labelled[[c for c in read if c in labelled.columns]])
             if self.labelled <= self.exact_rows:
                 return
             self._sums = _Sums(self.task)

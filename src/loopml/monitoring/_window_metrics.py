@@ -9,6 +9,13 @@ rows is checked without reading them. Text columns always go by rows (a domain c
 (``output``) and, once labels arrive, the target go through the same machinery; ``drift_share`` counts the
 features only. Error rows never reach drift or performance: they have no inputs.
 
+**Reading.** A window whose columns are all tested on profiles, with neither a target nor CBPE, reads no
+row at all. Otherwise its log rows stream by segment by segment, in bounded batches (``_streaming``): each
+version's counts, latencies and performance add up as they pass, and their labels are looked up batch by
+batch, only when the model has any label at all (the store is asked first), so memory does not grow with
+the window's rows. What needs a window's rows together (exact tests of a small reference's columns, text
+columns, the dataset's checks, slices of a segment column) reads those columns all at once.
+
 **Metrics** are flat, what alert rules read: ``rows``, ``errors``, ``error_rate`` (failed requests /
 requests), ``latency_p50_ms`` and ``latency_p99_ms`` (per request, errors included; when nothing needs the
 window's rows, from the segment profiles instead: of answered rows, within the quantile sketch's error),
