@@ -81,6 +81,7 @@ models:
       min_rows: 60
       holdout: 0.3
     rollout:
+      wait_for_performance: {wait}
       steps: {steps}
       min_requests: 40
       min_duration: 1h
@@ -124,6 +125,7 @@ class World:
     decisions: list[Decision] = field(default_factory=list)
     rows: pd.DataFrame = field(default_factory=lambda: make_rows(4000, 0))
     cursor: int = 0
+    held_labels: dict[str, Any] = field(default_factory=dict)
 
     def clock(self) -> int:
         return self.now
@@ -140,20 +142,22 @@ class World:
     def actions(self) -> list[str]:
         return [d.action for d in self.decisions if d.action not in ("waiting", "held")]
 
-    def traffic(self, hours: float, per_hour: int = 120, *, traffic: Traffic | None = None) -> None:
-        """``hours`` of requests, labelled 10 minutes after each hour ends; the clock moves to the end."""
+    def traffic(
+        self, hours: float, per_hour: int = 120, *, traffic: Traffic | None = None, labels: bool = True
+    ) -> None:
+        """``hours`` of requests, labelled 10 minutes after each hour ends (``labels``: else kept in
+        ``held_labels`` for later); the clock moves to the end."""
         traffic = traffic or Traffic(MODEL, seed=int(self.now // HOUR))
         for _ in range(int(hours)):
             batch = self.take(per_hour)
             times = [self.now + int(i * HOUR / per_hour) for i in range(per_hour)]
             ids = traffic.send(batch[FEATURES], times)
             self.now += HOUR
-            log_labels(
-                get_client().store,
-                MODEL,
-                dict(zip(ids, batch[TARGET].tolist(), strict=True)),
-                at_ms=self.now + 10 * 60_000,
-            )
+            truth = dict(zip(ids, batch[TARGET].tolist(), strict=True))
+            if not labels:
+                self.held_labels.update(truth)
+                continue
+            log_labels(get_client().store, MODEL, truth, at_ms=self.now + 10 * 60_000)
         self.now += 10 * 60_000
 
     def take(self, n: int) -> pd.DataFrame:
@@ -180,6 +184,7 @@ def build_world(
     performance: str = "null",
     approval: str = "false",
     extra_trigger: str = "",
+    wait: str = "false",
 ) -> World:
     """The champion trained on the first data version, its deployment, the pipeline and the policy."""
     from sklearn.linear_model import LogisticRegression
@@ -194,6 +199,7 @@ def build_world(
             performance=performance,
             approval=approval,
             extra_trigger=extra_trigger,
+            wait=wait,
         )
     )
     data = make_rows(1500, 1)

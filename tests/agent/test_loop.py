@@ -16,6 +16,7 @@ import pytest
 import loopml as lm
 from loopml.agent import Decision, Traffic, approve, loop_status, set_paused
 from loopml.errors import InvalidArgumentError, NotFoundError
+from loopml.monitoring import log_labels
 from loopml.tracking import get_client
 
 from ._scenario import MODEL, World, build_world
@@ -245,3 +246,26 @@ def test_candidate_that_cannot_load_keeps_the_champion(tmp_path: Path) -> None:
     assert lm.get_deployment(MODEL).canary is None
     assert client.store.loops.get_state(MODEL).stage == "idle"
     assert world.audit()[-1] == "loop.failed"
+
+
+def test_promotion_waits_for_performance_when_asked(tmp_path: Path) -> None:
+    world = build_world(
+        tmp_path / "project",
+        steps="[50]",
+        wait="true",
+        performance="{metric: accuracy, max_drop: 0.05, min_label_coverage: 0.5}",
+    )
+    _start(world)
+    agent = world.agent()
+    agent.run_once()
+    assert world.actions()[-1] == "canary_step"
+    for _ in range(3):  # the canary's requests get no labels yet: its performance cannot decide
+        world.traffic(1, labels=False)
+        agent.run_once()
+    assert world.actions()[-1] == "canary_step" and _champion() == 1
+    assert "waits for its performance" in world.decisions[-1].reason
+    log_labels(get_client().store, MODEL, world.held_labels, at_ms=world.now)
+    world.now += 60_000
+    agent.run_once()
+    assert world.actions()[-1] == "promoted"
+    assert _champion() == 2

@@ -419,6 +419,12 @@ class Agent:
             return _Move(None, self._waiting(name, "canary", elapsed, rollout, evidence, steps[step]))
         if step + 1 < len(steps):
             return self._canary_step(name, mp, state, step + 1, evidence)
+        undecided = [
+            v for v in evidence.verdicts if v.condition.startswith("performance") and v.verdict == "undecided"
+        ]
+        if mp.rollout.wait_for_performance and undecided:
+            why = f"the last step waits for its performance to decide: {undecided[0].reason}"
+            return _Move(None, self._decision(name, "waiting", why, "canary"))
         return self._finish(name, mp, state, evidence)
 
     def _finish(self, name: str, mp: Any, state: LoopState, evidence: Any) -> _Move:

@@ -422,6 +422,9 @@ class RolloutPolicy(_Section):
     """How long each step lasts at least."""
     rollback: RollbackPolicy = Field(default_factory=lambda: RollbackPolicy.model_validate({}))
     """When the canary is rolled back."""
+    wait_for_performance: bool = False
+    """True: after the last step, promotion waits until the performance condition has decided (its labels
+    cover enough of both sides); false: a condition still undecided then does not hold promotion back."""
 
     @field_validator("steps")
     @classmethod

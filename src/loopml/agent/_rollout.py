@@ -46,6 +46,10 @@ class Evidence:
     def summary(self) -> str:
         return self.comparison.reason
 
+    @property
+    def verdicts(self) -> tuple[Any, ...]:
+        return tuple(self.comparison.verdicts)
+
     def to_dict(self) -> dict[str, Any]:
         return self.comparison.to_dict()
 
