@@ -436,3 +436,32 @@ loop_leases = Table(
     Column("holder", String(255), nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
 )
+
+# API tokens of the team server: the secret is stored only as its SHA-256 hash; a revoked or expired token is
+# kept (with revoked_ms or expires_ms) so that the audit trail can still name whose it was.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),  # the user or service the token is for
+    Column("role", String(16), nullable=False),  # reader | editor | admin
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Column("last_used_ms", BigInteger, nullable=True),
+)
+
+# Notes people leave on runs, model versions and alerts, so a decision carries its discussion.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("entity_type", String(32), nullable=False),  # run | model_version | alert
+    Column("entity", String(255), nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_notes_entity", "entity_type", "entity", "created_ms"),
+)
