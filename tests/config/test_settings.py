@@ -81,3 +81,18 @@ def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
     (tmp_path / "loopml.toml").write_text('flush_interval = "often"\n')
     with pytest.raises(ConfigError, match=r"flush_interval in .*loopml\.toml"):
         load_settings(env={}, cwd=tmp_path)
+
+
+def test_team_mode_settings_are_read_and_checked(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={"LOOPML_SERVER_URL": "http://127.0.0.1:5050/", "LOOPML_TOKEN": " lm_a_b ", "LOOPML_AUTH": "1"},
+        cwd=tmp_path,
+    )
+    assert (settings.server_url, settings.token, settings.auth) == ("http://127.0.0.1:5050", "lm_a_b", True)
+    assert load_settings(env={}, cwd=tmp_path).server_url is None
+    with pytest.raises(ConfigError, match="LOOPML_SERVER_URL"):
+        load_settings(env={"LOOPML_SERVER_URL": "127.0.0.1:5050"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="LOOPML_AUTH"):
+        load_settings(env={"LOOPML_AUTH": "maybe"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="LOOPML_TOKEN"):
+        load_settings(env={"LOOPML_TOKEN": "two words"}, cwd=tmp_path)

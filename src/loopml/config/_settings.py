@@ -27,6 +27,10 @@ class Settings:
     artifact_root: str
     flush_interval: float = 1.0
     sqlite_busy_timeout: float = 60.0
+    # team mode: with a server URL, the Store and the artifact store are the server's (RestStore)
+    server_url: str | None = None
+    token: str | None = None  # the API token sent to the server (Authorization: Bearer)
+    auth: bool = False  # whether a server started here checks tokens even on a loopback address
 
     @property
     def artifact_path(self) -> Path:
@@ -44,6 +48,9 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "artifact_root": ("LOOPML_ARTIFACT_ROOT", "artifact_root"),
     "flush_interval": ("LOOPML_FLUSH_INTERVAL", "flush_interval"),
     "sqlite_busy_timeout": ("LOOPML_SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout"),
+    "server_url": ("LOOPML_SERVER_URL", "server_url"),
+    "token": ("LOOPML_TOKEN", "token"),
+    "auth": ("LOOPML_AUTH", "auth"),
 }
 
 
@@ -79,6 +86,12 @@ def load_settings(
     for name in ("flush_interval", "sqlite_busy_timeout"):
         if name in raw:
             values[name] = _positive_seconds(raw[name])
+    if "server_url" in raw:
+        values["server_url"] = _server_url(raw["server_url"])
+    if "token" in raw:
+        values["token"] = _token(raw["token"])
+    if "auth" in raw:
+        values["auth"] = _flag(raw["auth"])
     return Settings(**values)
 
 
@@ -171,6 +184,37 @@ def _artifact_root(item: tuple[Any, str, Path]) -> str:
             "use a local folder path."
         )
     return str(_path(item))
+
+
+def _server_url(item: tuple[Any, str, Path]) -> str:
+    value, where, _ = item
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{where}={value!r} must be the address of a loopml server, such as http://127.0.0.1:5050."
+        )
+    return value.rstrip("/")
+
+
+def _token(item: tuple[Any, str, Path]) -> str:
+    value, where, _ = item
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value.strip()):
+        raise ConfigError(f"{where} must be an API token as `loopml token create` prints it (one word).")
+    return value.strip()
+
+
+def _flag(item: tuple[Any, str, Path]) -> bool:
+    value, where, _ = item
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{where}={value!r} must be 1 or 0 (true or false).")
 
 
 def _positive_seconds(item: tuple[Any, str, Path]) -> float:
