@@ -195,7 +195,7 @@ def _server_url(item: tuple[Any, str, Path]) -> str:
         raise ConfigError(
             f"{where}={value!r} must be the address of a loopml server, such as http://127.0.0.1:5050."
         )
-    return value.rstrip("/")
+    return str(value).rstrip("/")
 
 
 def _token(item: tuple[Any, str, Path]) -> str:
