@@ -20,8 +20,9 @@ The CLI prints any ``LoopmlError`` without a traceback and exits non-zero.
     ├── MissingDependencyError   an optional library is not installed (says what to pip install)
     ├── NotificationError        a notifier could not deliver an alert message (says where and why)
     ├── UnsupportedOperationError  the object cannot do what was asked (predict_proba of a regressor)
-    └── SchemaError              the database schema cannot be used
-        └── SchemaTooNewError    the database was written by a newer loopml
+    ├── SchemaError              the database schema cannot be used
+    │   └── SchemaTooNewError    the database was written by a newer loopml
+    └── ServerUnavailableError   the loopml server did not answer (after retrying)
 """
 
 from __future__ import annotations
@@ -177,6 +178,10 @@ class SchemaTooNewError(SchemaError):
     """The metadata database was migrated by a newer loopml than this one."""
 
 
+class ServerUnavailableError(LoopmlError):
+    """The loopml server (``LOOPML_SERVER_URL``) did not answer, after retrying."""
+
+
 __all__ = [
     "BlobNotFoundError",
     "ConfigError",
@@ -194,6 +199,7 @@ __all__ = [
     "RuleError",
     "SchemaError",
     "SchemaTooNewError",
+    "ServerUnavailableError",
     "SignatureError",
     "UnsupportedOperationError",
 ]

@@ -133,5 +133,5 @@ def test_whether_a_model_has_labels_is_asked_without_reading_them(store: SqlStor
 
 
 def test_a_label_that_is_not_json_is_refused(store: SqlStore) -> None:
-    with pytest.raises(InvalidArgumentError, match="not JSON"):
+    with pytest.raises(InvalidArgumentError, match=r"not JSON|labels must be JSON"):
         store.predictions.add_labels("m", [("r1", object())], at_ms=1)
