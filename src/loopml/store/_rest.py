@@ -17,7 +17,7 @@ import json
 import time
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import httpx
@@ -36,10 +36,14 @@ from loopml.store._base import (
     RunRepository,
     StepRepository,
 )
+from loopml.store._entities import MetricRecord
 from loopml.store._routes import PROTOCOLS, ROUTES, Route, Spec, StoreInfo, method_of, spec_of
 
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _READ_RETRYABLE = (*_RETRYABLE, httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout)
+
+
+METRICS_PER_REQUEST = 50_000  # about 5 MB of JSON, well under the server's body limit
 
 
 class RestStore:
@@ -162,6 +166,16 @@ class _Repository:
         for route in ROUTES:
             if route.repo == name:
                 setattr(self, route.method, _caller(store, spec_of(route)))
+        if name == "runs":
+            write: Callable[[Sequence[MetricRecord]], None] = vars(self)["log_metrics"]
+
+            def log_metrics(records: Sequence[MetricRecord]) -> None:
+                """Write metric values in requests of at most METRICS_PER_REQUEST values each."""
+                records = list(records)
+                for start in range(0, len(records), METRICS_PER_REQUEST):
+                    write(records[start : start + METRICS_PER_REQUEST])
+
+            vars(self)["log_metrics"] = log_metrics
 
     def __repr__(self) -> str:
         return f"<remote {self._name} repository>"
