@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "peek_known_blob": "loopml.artifacts._known",
     "LocalArtifactStore": "loopml.artifacts._local",
     "MemoryArtifactStore": "loopml.artifacts._memory",
+    "resolve_inside": "loopml.artifacts._paths",
+    "safe_relative_path": "loopml.artifacts._paths",
 }
 
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from loopml.artifacts._known import peek_known_blob
     from loopml.artifacts._local import LocalArtifactStore
     from loopml.artifacts._memory import MemoryArtifactStore
+    from loopml.artifacts._paths import resolve_inside, safe_relative_path
 
 __all__ = [
     "ArtifactStore",
@@ -66,4 +69,6 @@ __all__ = [
     "is_digest",
     "open_artifact_store",
     "peek_known_blob",
+    "resolve_inside",
+    "safe_relative_path",
 ]
