@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "peek_known_blob": "loopml.artifacts._known",
     "LocalArtifactStore": "loopml.artifacts._local",
     "MemoryArtifactStore": "loopml.artifacts._memory",
+    "RemoteArtifactStore": "loopml.artifacts._remote",
     "resolve_inside": "loopml.artifacts._paths",
     "safe_relative_path": "loopml.artifacts._paths",
 }
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from loopml.artifacts._local import LocalArtifactStore
     from loopml.artifacts._memory import MemoryArtifactStore
     from loopml.artifacts._paths import resolve_inside, safe_relative_path
+    from loopml.artifacts._remote import RemoteArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -62,6 +64,7 @@ __all__ = [
     "LocalArtifactStore",
     "ManifestEntry",
     "MemoryArtifactStore",
+    "RemoteArtifactStore",
     "StagedBlob",
     "StoredObject",
     "hash_bytes",
