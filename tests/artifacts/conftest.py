@@ -1,4 +1,4 @@
-"""Fixtures shared by the artifact store tests."""
+"""Fixtures shared by the artifact store tests: the store of each kind, generated streams, old files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,45 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
+from loopml.artifacts import ArtifactStore, LocalArtifactStore, MemoryArtifactStore, RemoteArtifactStore
+from server._app import blob_app, serving
+
 MIB = 1 << 20
+
+# a remote store -> the local store the test server keeps its blobs in
+_BACKING: dict[int, LocalArtifactStore] = {}
+
+
+@pytest.fixture(params=["local", "memory", "remote"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
+    """An empty store of each kind; ``remote`` talks to a real uvicorn serving the blob API over a local
+    store (reach that with ``backing(store)``)."""
+    if request.param == "local":
+        yield LocalArtifactStore(tmp_path / "store")
+    elif request.param == "memory":
+        yield MemoryArtifactStore()
+    else:
+        served = LocalArtifactStore(tmp_path / "served")
+        with serving(blob_app(served, spool_dir=tmp_path / "spool")) as url:
+            remote = RemoteArtifactStore(url, token="admin")
+            _BACKING[id(remote)] = served
+            try:
+                yield remote
+            finally:
+                del _BACKING[id(remote)]
+                remote.close()
+        assert list((tmp_path / "spool").iterdir()) == [], "an upload left its spooled copy"
+
+
+def backing(store: ArtifactStore) -> ArtifactStore:
+    """Where ``store``'s bytes really lie: the server's local store for a remote one, else ``store``."""
+    return _BACKING.get(id(store), store)
+
+
+def tmp_files(store: ArtifactStore) -> list[Path] | None:
+    """The temporary files a store that writes through a folder has left there (None: it has no folder)."""
+    real = backing(store)
+    return list((Path(real.root) / "tmp").iterdir()) if isinstance(real, LocalArtifactStore) else None
 
 
 def _chunks(total: int, block: bytes) -> Iterator[bytes]:

@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "peek_known_blob": "loopml.artifacts._known",
     "LocalArtifactStore": "loopml.artifacts._local",
     "MemoryArtifactStore": "loopml.artifacts._memory",
+    "RemoteArtifactStore": "loopml.artifacts._remote",
+    "resolve_inside": "loopml.artifacts._paths",
+    "safe_relative_path": "loopml.artifacts._paths",
 }
 
 
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
     from loopml.artifacts._known import peek_known_blob
     from loopml.artifacts._local import LocalArtifactStore
     from loopml.artifacts._memory import MemoryArtifactStore
+    from loopml.artifacts._paths import resolve_inside, safe_relative_path
+    from loopml.artifacts._remote import RemoteArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -59,6 +64,7 @@ __all__ = [
     "LocalArtifactStore",
     "ManifestEntry",
     "MemoryArtifactStore",
+    "RemoteArtifactStore",
     "StagedBlob",
     "StoredObject",
     "hash_bytes",
@@ -66,4 +72,6 @@ __all__ = [
     "is_digest",
     "open_artifact_store",
     "peek_known_blob",
+    "resolve_inside",
+    "safe_relative_path",
 ]

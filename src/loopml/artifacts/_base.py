@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import BinaryIO
 
 from loopml.artifacts._blob import (
@@ -25,6 +25,7 @@ from loopml.artifacts._blob import (
     encode_manifest,
 )
 from loopml.artifacts._hashing import CHUNK_SIZE, copy_and_hash, hash_bytes, integrity_error, is_digest
+from loopml.artifacts._paths import resolve_inside, safe_relative_path
 from loopml.artifacts._scan import scan_dir
 from loopml.errors import BlobNotFoundError, InvalidArgumentError, PathEscapeError
 
@@ -214,16 +215,15 @@ def manifest_targets(
     entries: dict[str, ManifestEntry], dest: str | Path, digest: str
 ) -> list[tuple[Path, ManifestEntry]]:
     """Where each manifest entry goes under ``dest``; ``PathEscapeError`` if any would land outside it."""
-    base = Path(dest).resolve()
     targets: list[tuple[Path, ManifestEntry]] = []
     for rel, entry in sorted(entries.items()):
-        parts = rel.split("/")
-        native = PurePath(rel)  # on Windows this also catches drives and backslash separators
-        if "\x00" in rel or any(p in ("", ".", "..") for p in parts) or native.anchor or ".." in native.parts:
-            raise _escape(rel, dest, digest)
-        target = base.joinpath(*parts)
-        if not target.resolve().is_relative_to(base):  # e.g. through a symlink already in dest
-            raise _escape(rel, dest, digest)
+        try:
+            # a manifest holds paths as put_dir wrote them: normalised already, so "./x" is refused too
+            if safe_relative_path(rel) != rel:
+                raise PathEscapeError("it is not in normal form")
+            target = resolve_inside(Path(dest), rel)  # also refuses a symlink already in dest leading out
+        except PathEscapeError as e:
+            raise _escape(rel, dest, digest, str(e)) from None
         targets.append((target, entry))
     files = set(entries)
     for rel in sorted(files):
@@ -236,9 +236,9 @@ def manifest_targets(
     return targets
 
 
-def _escape(rel: str, dest: str | Path, digest: str) -> PathEscapeError:
+def _escape(rel: str, dest: str | Path, digest: str, why: str) -> PathEscapeError:
     return PathEscapeError(
-        f"manifest {digest} has entry {rel!r}, which is not a relative path inside {dest}; "
+        f"manifest {digest} has entry {rel!r}, which is not a relative path inside {dest} ({why}); "
         "refusing to restore it (nothing was written)."
     )
 

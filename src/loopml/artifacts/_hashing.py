@@ -23,6 +23,11 @@ def hash_bytes(data: bytes) -> str:
     return blake3(data).hexdigest()
 
 
+def new_hasher() -> blake3:
+    """An incremental hasher of the store's kind: ``update(chunk)`` as bytes arrive, then ``hexdigest()``."""
+    return blake3()
+
+
 def hash_file(path: str | Path) -> str:
     """The digest of the file at ``path``, read in chunks."""
     with open(path, "rb") as f:
@@ -110,5 +115,6 @@ __all__ = [
     "hash_file",
     "integrity_error",
     "is_digest",
+    "new_hasher",
     "verifying_stream",
 ]

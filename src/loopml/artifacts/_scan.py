@@ -16,6 +16,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from loopml.artifacts._hashing import hash_bytes
+from loopml.artifacts._paths import safe_relative_path
 from loopml.errors import InvalidArgumentError, PathEscapeError
 
 # (relative POSIX path, real path of the file, its stat): what the walk found for each regular file
@@ -38,6 +39,14 @@ def scan_dir(path: str | Path) -> tuple[str, list[ScannedFile]]:
     base = str(given.resolve())
     found: list[ScannedFile] = []
     _walk(base, "", base, given, frozenset({base}), found)
+    for rel, _, _ in found:  # a name that could not be restored safely is refused before anything is stored
+        try:
+            safe_relative_path(rel)
+        except PathEscapeError as e:
+            raise PathEscapeError(
+                f"{given / rel} has a name that loopml does not store ({e}); "
+                f"rename it or move it out of {given}."
+            ) from None
     return base, found
 
 
