@@ -147,6 +147,15 @@ def client_from_settings(settings: Settings) -> TrackingClient:
     from loopml.artifacts import open_artifact_store
     from loopml.store import SqlStore
 
+    if settings.server_url:  # remote mode: everything through the team server
+        from loopml.artifacts._remote import RemoteArtifactStore
+        from loopml.store._rest import RestStore
+
+        return TrackingClient(
+            RestStore(settings.server_url, settings.token),
+            RemoteArtifactStore(settings.server_url, settings.token),
+            flush_interval=settings.flush_interval,
+        )
     if settings.database_url.startswith("sqlite:///"):
         settings.home.mkdir(parents=True, exist_ok=True)
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
